@@ -1,0 +1,410 @@
+"""The `bedform` command. Heavy modules are imported inside commands so `--help` is fast.
+
+Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from bedform.planner.engine import Engine, Session
+    from bedform.planner.plan import Plan
+
+
+class Options:
+    """Global options shared by every command."""
+
+    def __init__(self, config: str, state: str | None, lock_timeout: float, debug: bool,
+                 colour: bool) -> None:
+        self.config = config
+        self.state = state
+        self.lock_timeout = lock_timeout
+        self.debug = debug
+        self.colour = colour
+
+    def engine(self) -> Engine:
+        """Load the stack and make its engine."""
+        from bedform.planner.engine import Engine
+        from bedform.stack import load_stack
+
+        stack = load_stack(self.config, self.state)
+        return Engine(stack, lock_timeout=self.lock_timeout)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def fail(message: str, hint: str = "") -> NoReturn:
+    """Print one error paragraph and exit 1."""
+    click.echo(click.style("Error: ", fg="red", bold=True) + message, err=True)
+    if hint:
+        click.echo(hint, err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def reported(options: Options) -> Iterator[None]:
+    """Turn every error into one clear paragraph (a traceback only with --debug)."""
+    from bedform.errors import EnosError
+
+    try:
+        yield
+    except EnosError as exc:
+        if options.debug:
+            traceback.print_exc()
+        text = str(exc)
+        if getattr(exc, "hint", "") and text.endswith(exc.hint):
+            text = text[: -len(exc.hint)].rstrip()
+        fail(text, getattr(exc, "hint", ""))
+    except KeyboardInterrupt:
+        fail("interrupted", "The state is consistent; run the command again to resume.")
+    except (SystemExit, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as exc:
+        if options.debug:
+            traceback.print_exc()
+        fail(f"unexpected internal error: {exc!r}",
+             "Re-run with --debug to see the traceback, and report it.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", default="bedform.yaml", show_default=True,
+              envvar="BEDFORM_CONFIG", help="Stack file.")
+@click.option("--state", "state", default=None, envvar="BEDFORM_STATE",
+              help="State directory (default: .bedform beside the stack file).")
+@click.option("--lock-timeout", default=0.0, type=float, show_default=True,
+              help="Seconds to wait for the state lock.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--no-color", is_flag=True, help="Plain output.")
+@click.version_option(package_name="bedform")
+@click.pass_context
+def main(ctx: click.Context, config: str, state: str | None, lock_timeout: float,
+         debug: bool, no_color: bool) -> None:
+    """Plan and apply experiment infrastructure on research testbeds."""
+    ctx.obj = Options(config, state, lock_timeout, debug,
+                      colour=not no_color and sys.stdout.isatty())
+
+
+@main.command()
+@pass_options
+def validate(options: Options) -> None:
+    """Check the stack file without touching any testbed."""
+    with reported(options):
+        engine = options.engine()
+        with engine.session("validate", lock=False) as session:
+            count = len(session.desired().resources)
+        click.echo(f"Success! {engine.stack.label} is valid ({count} resources).")
+
+
+def _print_plan(options: Options, plan: Plan, as_json: bool) -> None:
+    from bedform.planner.render import plan_to_json, render_plan
+
+    if as_json:
+        click.echo(json.dumps(plan_to_json(plan), indent=1))
+    else:
+        click.echo(render_plan(plan, options.colour))
+
+
+def _plan_mode(destroy: bool, refresh_only: bool) -> Any:
+    from bedform.planner.plan import Mode
+
+    if destroy and refresh_only:
+        raise click.UsageError("--destroy and --refresh-only cannot be combined")
+    return Mode.DESTROY if destroy else Mode.REFRESH_ONLY if refresh_only else Mode.APPLY
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan here.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--refresh-only", is_flag=True, help="Only report drift.")
+@click.option("--destroy", is_flag=True, help="Plan the destruction of everything.")
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--replace", "replace", multiple=True, help="Force replacing this address.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan.")
+@pass_options
+def plan(options: Options, out: str | None, detailed_exitcode: bool, refresh_only: bool,
+         destroy: bool, targets: tuple[str, ...], replace: tuple[str, ...],
+         as_json: bool) -> None:
+    """Show what apply would do, without changing anything."""
+    with reported(options):
+        mode = _plan_mode(destroy, refresh_only)
+        engine = options.engine()
+        with engine.session("plan") as session:
+            the_plan = session.plan(mode, targets=targets, replace=replace)
+        _print_plan(options, the_plan, as_json)
+        if out:
+            the_plan.save(Path(out))
+            if not as_json:
+                click.echo(f"\nSaved the plan to {out}. Apply exactly it with "
+                           f"`bedform apply {out}`.")
+        if detailed_exitcode and the_plan.has_changes:
+            sys.exit(2)
+
+
+def _confirm(question: str, auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        fail("refusing to change infrastructure without confirmation: no terminal to ask",
+             "Pass --auto-approve, or apply a reviewed plan file.")
+    answer = click.prompt(f"\n{question}\n  Only 'yes' will be accepted to approve.\n\n"
+                          "  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        fail("cancelled: nothing was changed")
+
+
+def _run_apply(options: Options, session: Session, the_plan: Plan, parallelism: int,
+               as_json: bool) -> None:
+    from bedform.planner.render import human_event, json_event, json_message
+
+    def events(event: dict[str, Any]) -> None:
+        click.echo(json_event(event) if as_json else human_event(event))
+
+    def on_interrupt() -> None:
+        click.echo("\nInterrupt received: no new operation starts, running ones finish. "
+                   "Press Ctrl-C again to exit at once (the state is safe).", err=True)
+
+    result = session.apply(the_plan, parallelism=parallelism, events=events,
+                           on_interrupt=on_interrupt)
+    if the_plan.mode.value == "destroy":
+        message = f"Destroy complete! Resources: {result.count('delete')} destroyed."
+    else:
+        message = (f"Apply complete! Resources: {result.count('create')} added, "
+                   f"{result.count('update')} changed, {result.count('delete')} destroyed.")
+    click.echo(json_message("change_summary", message) if as_json else "\n" + message)
+
+
+@main.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--replace", "replace", multiple=True, help="Force replacing this address.")
+@click.option("--refresh-only", is_flag=True, help="Only record drift in the state.")
+@click.option("--json", "as_json", is_flag=True, help="JSON event lines.")
+@pass_options
+def apply(options: Options, planfile: str | None, auto_approve: bool, parallelism: int,
+          targets: tuple[str, ...], replace: tuple[str, ...], refresh_only: bool,
+          as_json: bool) -> None:
+    """Make the infrastructure match the stack (or apply a saved plan)."""
+    from bedform.planner.plan import Plan
+
+    with reported(options):
+        engine = options.engine()
+        with engine.session("apply") as session:
+            if planfile:
+                if targets or replace or refresh_only:
+                    raise click.UsageError("a saved plan already fixes targets and "
+                                           "replacements")
+                the_plan = Plan.load(Path(planfile))
+                session.check_plan(the_plan)
+            else:
+                the_plan = session.plan(_plan_mode(False, refresh_only), targets=targets,
+                                        replace=replace)
+                if not as_json:
+                    _print_plan(options, the_plan, False)
+                if not the_plan.has_changes:
+                    session.apply(the_plan, parallelism=parallelism)
+                    return
+                _confirm("Do you want to perform these actions?", auto_approve)
+            if the_plan.mode.value == "refresh-only":
+                gone = session.refresh_only()
+                click.echo(f"\nRefresh recorded: {len(gone)} object(s) no longer exist.")
+                return
+            _run_apply(options, session, the_plan, parallelism, as_json)
+
+
+@main.command()
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="JSON event lines.")
+@pass_options
+def destroy(options: Options, auto_approve: bool, parallelism: int,
+            targets: tuple[str, ...], as_json: bool) -> None:
+    """Delete everything the state records, in reverse dependency order."""
+    from bedform.planner.plan import Mode
+
+    with reported(options):
+        engine = options.engine()
+        with engine.session("destroy") as session:
+            the_plan = session.plan(Mode.DESTROY, targets=targets)
+            if not as_json:
+                _print_plan(options, the_plan, False)
+            if not the_plan.actionable:
+                session.apply(the_plan, parallelism=parallelism)
+                return
+            if the_plan.has_changes:
+                _confirm("Do you really want to destroy all resources?", auto_approve)
+            _run_apply(options, session, the_plan, parallelism, as_json)
+
+
+@main.command()
+@pass_options
+def refresh(options: Options) -> None:
+    """Update the state from what exists (drops objects that are gone)."""
+    with reported(options):
+        engine = options.engine()
+        with engine.session("refresh") as session:
+            gone = session.refresh_only()
+        for address in gone:
+            click.echo(f"{address}: gone, removed from the state")
+        click.echo(f"Refresh complete: {len(gone)} object(s) gone.")
+
+
+@main.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_options
+def show(options: Options, planfile: str | None, as_json: bool) -> None:
+    """Show the state (or a saved plan)."""
+    from bedform.planner.plan import Plan
+
+    with reported(options):
+        if planfile:
+            _print_plan(options, Plan.load(Path(planfile)), as_json)
+            return
+        engine = options.engine()
+        with engine.session("show", lock=False) as session:
+            state = session.state
+        if as_json:
+            click.echo(json.dumps(state.to_dict(), indent=1, sort_keys=True))
+            return
+        if not state.resources:
+            click.echo("The state is empty.")
+            return
+        for address, record in sorted(state.resources.items()):
+            click.echo(f"# {address} ({record.kind}, {record.status.value})")
+            for key, value in sorted(record.attributes.items()):
+                click.echo(f"    {key} = {json.dumps(value)}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "ansible", "ssh-config"]),
+              default="json", show_default=True)
+@pass_options
+def output(options: Options, fmt: str) -> None:
+    """Print the roles and networks: JSON, an Ansible inventory or an ssh config."""
+    from bedform.inventory import ansible_inventory, outputs_json, ssh_config
+    from bedform.objects import networks_from_dict, roles_from_dict
+
+    with reported(options):
+        engine = options.engine()
+        with engine.session("output", lock=False) as session:
+            outputs = session.state.outputs
+        if not outputs:
+            fail("no outputs: nothing has been applied yet", "Run `bedform apply` first.")
+        roles = roles_from_dict(outputs.get("roles", {}))
+        networks = networks_from_dict(outputs.get("networks", {}))
+        if fmt == "json":
+            click.echo(json.dumps(outputs_json(roles, networks), indent=1, sort_keys=True))
+        elif fmt == "ansible":
+            click.echo(ansible_inventory(roles, networks), nl=False)
+        else:
+            click.echo(ssh_config(roles), nl=False)
+
+
+@main.group()
+def state() -> None:
+    """Inspect or edit the state (never the infrastructure)."""
+
+
+@state.command("list")
+@pass_options
+def state_list(options: Options) -> None:
+    """List the addresses in the state."""
+    with reported(options):
+        engine = options.engine()
+        with engine.session("state list", lock=False) as session:
+            for address in sorted(session.state.resources):
+                click.echo(address)
+
+
+@state.command("show")
+@click.argument("address")
+@pass_options
+def state_show(options: Options, address: str) -> None:
+    """Show one record of the state."""
+    from bedform.state.store import record_to_dict
+
+    with reported(options):
+        engine = options.engine()
+        with engine.session("state show", lock=False) as session:
+            record = session.state.resources.get(address)
+        if record is None:
+            fail(f"{address} is not in the state", "`bedform state list` shows addresses.")
+        click.echo(json.dumps({address: record_to_dict(record)}, indent=1, sort_keys=True))
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@pass_options
+def state_rm(options: Options, addresses: tuple[str, ...]) -> None:
+    """Forget objects without deleting them (they will no longer be managed)."""
+    from bedform.state.store import StateWriter
+
+    with reported(options):
+        engine = options.engine()
+        with engine.session("state rm") as session:
+            missing = [a for a in addresses if a not in session.state.resources]
+            if missing:
+                fail(f"{missing[0]} is not in the state", "Nothing was changed.")
+            writer = StateWriter(engine.store, session.state)
+            writer.change(lambda s: [s.resources.pop(a) for a in addresses])
+        for address in addresses:
+            click.echo(f"Removed {address} from the state (the object itself is untouched).")
+
+
+@main.command("import")
+@click.argument("address")
+@click.argument("remote_id")
+@pass_options
+def import_(options: Options, address: str, remote_id: str) -> None:
+    """Start managing an existing object as ADDRESS."""
+    with reported(options):
+        engine = options.engine()
+        with engine.session("import") as session:
+            session.import_object(address, remote_id)
+        click.echo(f"Import successful: {address} is now managed by bedform.")
+
+
+@main.command()
+@click.option("--destroy", is_flag=True, help="The graph of a destroy.")
+@pass_options
+def graph(options: Options, destroy: bool) -> None:
+    """Print the plan's operation graph in DOT."""
+    with reported(options):
+        engine = options.engine()
+        with engine.session("graph") as session:
+            the_plan = session.plan(_plan_mode(destroy, False))
+        click.echo("digraph bedform {")
+        click.echo("  rankdir = LR;")
+        dag = the_plan.graph()
+        for operation, address in sorted(dag.nodes):
+            click.echo(f'  "{operation} {address}";')
+        for (op1, a1), (op2, a2) in sorted(dag.edges):
+            click.echo(f'  "{op1} {a1}" -> "{op2} {a2}";')
+        click.echo("}")
+
+
+@main.command("force-unlock")
+@click.argument("lock_id")
+@pass_options
+def force_unlock(options: Options, lock_id: str) -> None:
+    """Break a stuck lock (ID from the lock error)."""
+    from bedform.state.lock import describe_holder
+    from bedform.state.lock import force_unlock as unlock
+
+    with reported(options):
+        engine = options.engine()
+        info = unlock(engine.store.directory, lock_id)
+        click.echo(f"Unlocked: the lock held by {describe_holder(info)} was removed.")

@@ -1,0 +1,246 @@
+"""The Driver protocol: the only way the planner talks to a testbed.
+
+A driver turns a provider's configuration into desired `Resource`s (`expand`), looks at
+what exists (`refresh`, batched), and creates, updates and deletes one resource at a
+time. Drivers never import the planner or the state; everything they need arrives as
+arguments: resolved inputs, the `Record` of what was applied before, and an
+`ApplyContext` through which they persist remote ids the moment those exist.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from bedform.objects import Networks, Roles
+
+
+@attrs.frozen
+class Ref:
+    """An input that is another resource's attribute, known once that resource exists."""
+
+    address: str
+    attribute: str
+
+    def __str__(self) -> str:
+        return f"{self.address}.{self.attribute}"
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Every `Ref` nested anywhere in `value` (dicts, lists, tuples)."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_refs(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from iter_refs(item)
+
+
+def substitute_refs(value: Any, lookup: Callable[[Ref], Any]) -> Any:
+    """`value` with each `Ref` replaced by `lookup(ref)`; tuples become lists (JSON)."""
+    if isinstance(value, Ref):
+        return lookup(value)
+    if isinstance(value, Mapping):
+        return {key: substitute_refs(item, lookup) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [substitute_refs(item, lookup) for item in value]
+    return value
+
+
+@attrs.frozen
+class Resource:
+    """One remote object the configuration asks for.
+
+    `inputs` are JSON values, possibly holding `Ref`s. `identity` is what the object will
+    carry remotely (a job name, a namespace name...) so that a run killed between the
+    mutating call and the state write finds it again instead of creating a duplicate.
+    """
+
+    address: str
+    kind: str
+    inputs: Mapping[str, Any] = attrs.field(factory=dict)
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    identity: Mapping[str, Any] = attrs.field(factory=dict)
+    provider: str = ""
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Explicit dependencies plus every resource an input refers to, in order."""
+        seen = dict.fromkeys(self.depends_on)
+        for ref in iter_refs(self.inputs):
+            seen.setdefault(ref.address)
+        return tuple(seen)
+
+
+@attrs.frozen
+class KindSpec:
+    """How the planner may change objects of one kind.
+
+    An input listed in `updatable` changes in place through `Driver.update`; a change to
+    any other input forces replacement (the safe default: never plan an update the
+    driver cannot perform). `expires` marks kinds that end by themselves (jobs, leases);
+    `deploy` marks what `init(force_deploy=True)` redoes (deployments, hosts).
+    """
+
+    name: str
+    updatable: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    expires: bool = False
+    deploy: bool = False
+    description: str = ""
+
+
+class Status(enum.StrEnum):
+    """Lifecycle of a record in the state."""
+
+    READY = "ready"
+    PENDING_CREATE = "pending_create"
+    PENDING_DELETE = "pending_delete"
+    TAINTED = "tainted"
+
+
+@attrs.define
+class Record:
+    """What the state knows of one object: inputs as applied and attributes observed."""
+
+    address: str
+    kind: str
+    provider: str
+    status: Status = Status.READY
+    inputs: dict[str, Any] = attrs.field(factory=dict)
+    attributes: dict[str, Any] = attrs.field(factory=dict)
+    dependencies: list[str] = attrs.field(factory=list)
+    identity: dict[str, Any] = attrs.field(factory=dict)
+    created_at: float | None = None
+    updated_at: float | None = None
+    expires_at: float | None = None
+
+
+@attrs.frozen
+class Observed:
+    """What a refresh saw of one recorded object.
+
+    `alive` False means gone (expired, killed, deleted outside); `reason` says which in
+    words for the plan. `drift` lists what changed outside on a living object that the
+    configuration still wants as recorded; the planner replaces such objects.
+    """
+
+    alive: bool
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    reason: str = ""
+    drift: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    expires_at: float | None = None
+
+
+@attrs.frozen
+class Capabilities:
+    """What a driver can do beyond create/delete."""
+
+    advance_reservation: bool = False
+    test_slot: bool = False
+    walltime_update: bool = False
+    max_concurrent_calls: int = 10
+
+
+@attrs.frozen
+class DriverContext:
+    """Where a driver runs: the stack it serves and the directory it may keep files in."""
+
+    stack_name: str
+    stack_id: str
+    state_dir: Path
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class ApplyContext(Protocol):
+    """Handed to create/update/delete by the executor."""
+
+    existing: Mapping[str, Any] | None
+    """Attributes of an object an interrupted run left behind: adopt it, never resubmit."""
+
+    def checkpoint(self, attributes: Mapping[str, Any]) -> None:
+        """Persist remote ids now, before any long wait (write-ahead)."""
+
+    def progress(self, message: str) -> None:
+        """Report progress of a long operation (queue position, deploy percent...)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between polls; raises `ApplyInterrupted` when the run is being stopped."""
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """A testbed driver. One instance serves one provider section of one stack."""
+
+    type_name: ClassVar[str]
+    kinds: ClassVar[Mapping[str, KindSpec]]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, context: DriverContext) -> None: ...
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """JSON schema of this provider's configuration section (without `type`)."""
+        ...
+
+    @classmethod
+    def load_config(cls, section: Mapping[str, Any]) -> Any:
+        """Validate a configuration section into the provider's conf object.
+
+        A classmethod: configuration is checked before any state or context exists.
+        Raises `ConfigError` whose path is relative to the section.
+        """
+        ...
+
+    def preflight(self) -> None:
+        """Check this machine can run the driver; raise `PreflightError` saying the fix."""
+        ...
+
+    def expand(self, name: str, conf: Any) -> list[Resource]:
+        """The desired resources for provider instance `name`, addresses prefixed by it."""
+        ...
+
+    def refresh(self, records: Sequence[Record]) -> dict[str, Observed]:
+        """Observe every given record in as few API calls as possible (batched).
+
+        Records in `pending_create` are looked up by their identity: alive means an
+        interrupted run created them and they are to be adopted.
+        """
+        ...
+
+    def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
+        """Create the object (inputs resolved); return its attributes."""
+        ...
+
+    def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
+        """Change the `updatable` inputs of an existing object in place."""
+        ...
+
+    def delete(self, record: Record, ctx: ApplyContext) -> None:
+        """Delete the object; an object already gone counts as deleted."""
+        ...
+
+    def import_object(self, resource: Resource, remote_id: str) -> dict[str, Any]:
+        """Attributes of an existing object that `resource` should now manage.
+
+        Raises `ProviderError` when no such object exists.
+        """
+        ...
+
+    def inventory(self, name: str, conf: Any, records: Mapping[str, Record]
+                  ) -> tuple[Roles, Networks]:
+        """Roles and networks (EnOSlib objects) of the applied records of this provider."""
+        ...
+
+
+def ready_records(records: Mapping[str, Record], kind: str) -> list[Record]:
+    """Records of `kind` that exist and are usable, sorted by address."""
+    return sorted(
+        (rec for rec in records.values() if rec.kind == kind and rec.status == Status.READY),
+        key=lambda rec: rec.address,
+    )

@@ -1,0 +1,37 @@
+"""JSON-schema validation of provider sections, with errors that name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bedform.errors import ConfigError
+
+
+def validate_section(schema: Mapping[str, Any], section: Mapping[str, Any]) -> None:
+    """Raise `ConfigError` on the first (most relevant) schema violation of `section`."""
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import best_match
+
+    validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+    errors = list(validator.iter_errors(section))
+    if not errors:
+        return
+    error = best_match(errors)
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        raise ConfigError(
+            f"unknown field {extra[0]!r}" if len(extra) == 1 else f"unknown fields {extra}",
+            [*path, extra[0]] if len(extra) == 1 else path,
+            hint=f"Allowed fields here: {', '.join(allowed)}." if allowed else "",
+        )
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        raise ConfigError(
+            f"missing required field {missing!r}", [*path, missing],
+            hint=f"Add `{missing}:` here.",
+        )
+    hint = error.schema.get("description", "") if isinstance(error.schema, Mapping) else ""
+    raise ConfigError(error.message, path, hint=hint)

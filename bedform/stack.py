@@ -1,0 +1,139 @@
+"""Stack files: a name and named provider sections, each its provider's configuration.
+
+```yaml
+name: my-experiment
+providers:
+  here:
+    type: local
+    resources: {machines: [{roles: [client], number: 3}]}
+```
+
+Errors name the file, the YAML path and the fix; nothing is ever written while loading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from bedform.errors import ConfigError
+from bedform.providers import driver_class
+
+DEFAULT_FILE = "bedform.yaml"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+PROVIDER_PATTERN = r"^[a-z][a-z0-9_-]{0,30}$"
+
+STACK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["providers"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN,
+                 "description": "Letters, digits, '.', '_' and '-', at most 63 characters."},
+        "providers": {
+            "type": "object", "minProperties": 1,
+            "description": "Map each provider instance name to its configuration.",
+            "additionalProperties": {
+                "type": "object", "required": ["type"],
+                "properties": {"type": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+@attrs.frozen
+class ProviderSection:
+    """One provider instance of a stack: its name, type and loaded configuration."""
+
+    name: str
+    type: str
+    section: Mapping[str, Any]
+    conf: Any
+
+    @property
+    def driver_class(self) -> type:
+        """The driver class serving this provider type."""
+        return driver_class(self.type)
+
+
+@attrs.frozen
+class Stack:
+    """A validated stack: its name, provider sections and where its state lives."""
+
+    name: str
+    providers: dict[str, ProviderSection]
+    state_dir: Path
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """How to name the stack in messages."""
+        return str(self.path) if self.path else self.name
+
+
+def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
+    """Read and validate a stack file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"stack file {path} not found",
+                          hint="Create it (see examples/quickstart.yaml) or pass -c FILE."
+                          ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read stack file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML{where}: {problem}", file=str(path),
+                          hint="Fix the YAML syntax (indentation, quotes, colons).") from None
+    default_state = path.resolve().parent / ".bedform"
+    return stack_from_dict(data, file=str(path), default_name=path.resolve().parent.name,
+                           state_dir=Path(state_dir) if state_dir else default_state,
+                           path=path)
+
+
+def stack_from_dict(data: Any, *, file: str | None = None, default_name: str = "stack",
+                    state_dir: Path, path: Path | None = None) -> Stack:
+    """Validate a stack document (parsed YAML) and load each provider's configuration."""
+    from bedform.providers.schema import validate_section
+
+    if not isinstance(data, dict):
+        raise ConfigError("a stack file must be a mapping with `name` and `providers`",
+                          file=file, hint="Start from examples/quickstart.yaml.")
+    try:
+        validate_section(STACK_SCHEMA, data)
+        for name in data["providers"]:
+            if not re.match(PROVIDER_PATTERN, name):
+                raise ConfigError(
+                    f"invalid provider name {name!r}", ["providers", name],
+                    hint="Use lowercase letters, digits, '-' and '_', starting with a "
+                    "letter (at most 31 characters).")
+    except ConfigError as exc:
+        raise exc.within(file) from None
+    name = data.get("name") or _sanitise(default_name)
+    providers = {}
+    for provider_name, section in data["providers"].items():
+        body = {k: v for k, v in section.items() if k != "type"}
+        try:
+            cls = driver_class(section["type"])
+            conf = cls.load_config(body)
+        except ConfigError as exc:
+            raise exc.within(file, ("providers", provider_name)) from None
+        providers[provider_name] = ProviderSection(provider_name, section["type"], body, conf)
+    return Stack(name=name, providers=providers, state_dir=state_dir, path=path)
+
+
+def _sanitise(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "stack"
+    return cleaned[:63]
