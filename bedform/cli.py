@@ -408,3 +408,5 @@ def force_unlock(options: Options, lock_id: str) -> None:
         engine = options.engine()
         info = unlock(engine.store.directory, lock_id)
         click.echo(f"Unlocked: the lock held by {describe_holder(info)} was removed.")
+if __name__ == "__main__":
+    main()

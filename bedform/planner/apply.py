@@ -82,7 +82,7 @@ class _OperationContext:
 
         def merge(state: State) -> None:
             state.resources[address].attributes.update(attributes)
-        self._executor.writer.change(merge)
+        self._executor.writer.change(merge, address)
 
     def progress(self, message: str) -> None:
         self._executor.progress_messages[self._node] = message
@@ -216,7 +216,7 @@ class Executor:
                 status=Status.PENDING_CREATE, inputs=dict(resource.inputs),
                 attributes=dict(change.adopt or {}), dependencies=list(desired.dependencies()),
                 identity=dict(resource.identity), created_at=now, updated_at=now)
-        self.writer.change(write_ahead)
+        self.writer.change(write_ahead, address)
         ctx = _OperationContext(self, node, change.provider, change.adopt)
         try:
             attributes = driver.create(resource, ctx)
@@ -227,7 +227,7 @@ class Executor:
                 record = state.resources[address]
                 if record.attributes:
                     record.status = Status.TAINTED
-            self.writer.change(taint)
+            self.writer.change(taint, address)
             raise
 
         def ready(state: State) -> None:
@@ -236,7 +236,7 @@ class Executor:
             record.attributes.update(attributes)
             record.expires_at = record.attributes.get("expires_at")
             record.updated_at = time.time()
-        self.writer.change(ready)
+        self.writer.change(ready, address)
 
     def _update(self, node: tuple[str, str], change: Change) -> None:
         address = change.address
@@ -251,18 +251,19 @@ class Executor:
             stored.attributes.update(attributes)
             stored.expires_at = stored.attributes.get("expires_at")
             stored.updated_at = time.time()
-        self.writer.change(updated)
+        self.writer.change(updated, address)
 
     def _delete(self, node: tuple[str, str], change: Change) -> None:
         address = change.address
 
         def mark(state: State) -> None:
             state.resources[address].status = Status.PENDING_DELETE
-        self.writer.change(mark)
+        self.writer.change(mark, address)
         record = self.writer.read(lambda s: attrs.evolve(s.resources[address]))
         self.drivers[change.provider].delete(record, _OperationContext(
             self, node, change.provider, None))
-        self.writer.change(lambda state: state.resources.pop(address, None))
+        self.writer.change(lambda state: state.resources.pop(address, None), address)
 
     def _forget(self, node: tuple[str, str], change: Change) -> None:
-        self.writer.change(lambda state: state.resources.pop(change.address, None))
+        self.writer.change(lambda state: state.resources.pop(change.address, None),
+                          change.address)

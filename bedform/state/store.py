@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +132,7 @@ class StateStore:
         self.path = self.directory / "state.json"
         self.backup_dir = self.directory / "backups"
         self._saved_content: str | None = None
+        self._record_texts: dict[str, str] = {}
         self._backed_up = False
         self._write_lock = threading.Lock()
 
@@ -198,12 +199,14 @@ class StateStore:
                 self.commit(document)
             return document is not None
 
-    def prepare(self, state: State) -> str | None:
+    def prepare(self, state: State, dirty: Iterable[str] | None = None) -> str | None:
         """Serialise `state` for `commit`, bumping its serial; None if nothing changed.
 
-        Call it while no other thread mutates `state`; `commit` may then run unlocked.
+        With `dirty`, only those records are serialised again; the others come from the
+        cache of the previous call (a big state costs little per small change). Call it
+        while no other thread mutates `state`; `commit` may then run unlocked.
         """
-        content = _canonical(state.content())
+        content = self._content_text(state, dirty)
         if content == self._saved_content:
             return None
         self._saved_content = content
@@ -213,6 +216,27 @@ class StateStore:
         # One serialisation serves both the comparison and the file: splice the
         # header's fields in front of the (already sorted) content object.
         return f"{header[:-1]}, {content[1:]}\n"
+
+    def _content_text(self, state: State, dirty: Iterable[str] | None) -> str:
+        """`_canonical(state.content())`, reusing cached record texts outside `dirty`."""
+        cache = self._record_texts
+        if dirty is None:
+            cache.clear()
+        else:
+            for address in dirty:
+                cache.pop(address, None)
+        resources = state.resources
+        parts = []
+        for address in sorted(resources):
+            text = cache.get(address)
+            if text is None:
+                text = cache[address] = _canonical(record_to_dict(resources[address]))
+            parts.append(f"{json.dumps(address)}:{text}")
+        for address in set(cache) - set(resources):
+            del cache[address]
+        return (f'{{"outputs":{_canonical(state.outputs)},'
+                f'"providers":{_canonical(state.providers)},'
+                f'"resources":{{{",".join(parts)}}},"stack":{json.dumps(state.stack)}}}')
 
     def commit(self, document: str) -> None:
         """Write a document made by `prepare`, atomically."""
@@ -262,19 +286,29 @@ class StateWriter:
         self._io = threading.Lock()
         self._generation = 0
         self._written = 0
+        self._dirty: set[str] | None = None  # None: everything must be serialised again
 
-    def change(self, mutate: Callable[[State], None]) -> None:
-        """Apply `mutate` to the state and persist it before returning."""
+    def change(self, mutate: Callable[[State], None], *addresses: str) -> None:
+        """Apply `mutate` to the state and persist it before returning.
+
+        `addresses` names the records `mutate` touches; without them every record is
+        serialised again.
+        """
         with self._mutex:
             mutate(self.state)
             self._generation += 1
             target = self._generation
+            if addresses and self._dirty is not None:
+                self._dirty.update(addresses)
+            else:
+                self._dirty = None
         with self._io:
             if self._written >= target:
                 return
             with self._mutex:
                 generation = self._generation
-                document = self.store.prepare(self.state)
+                document = self.store.prepare(self.state, self._dirty)
+                self._dirty = set()
             if document is not None:
                 self.store.commit(document)
             self._written = generation
