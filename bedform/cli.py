@@ -408,5 +408,36 @@ def force_unlock(options: Options, lock_id: str) -> None:
         engine = options.engine()
         info = unlock(engine.store.directory, lock_id)
         click.echo(f"Unlocked: the lock held by {describe_holder(info)} was removed.")
+
+
+@main.group()
+def emulate() -> None:
+    """Run a local emulator of a testbed API, to develop offline."""
+
+
+@emulate.command("g5k")
+@click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
+@click.option("--speed", default=1.0, type=float, show_default=True,
+              help="Virtual seconds per real second.")
+@click.option("--latency-ms", default=0.0, type=float, show_default=True,
+              help="Delay added to every answer.")
+@click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
+              help="An account (repeatable; default alice:alice).")
+@click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
+              help="Where to write the python-grid5000 configuration.")
+@pass_options
+def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
+                users: tuple[str, ...], config_path: str | None) -> None:
+    """The Grid'5000 REST API, served on loopback until Ctrl-C."""
+    from bedform.emulators.g5k.server import run_cli
+
+    for user in users:
+        if ":" not in user:
+            raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
+    with reported(options):
+        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
+                config_path=config_path)
+
+
 if __name__ == "__main__":
     main()

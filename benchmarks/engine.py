@@ -53,10 +53,11 @@ class MemoryDriver:
     def load_config(cls, section: Mapping[str, Any]) -> dict[str, Any]:
         return dict(section)
 
-    def preflight(self) -> None:
+    def preflight(self, conf: Any = None) -> None:
         return None
 
-    def expand(self, name: str, conf: Mapping[str, Any]) -> list[Resource]:
+    def expand(self, name: str, conf: Mapping[str, Any],
+               records: Mapping[str, Record] | None = None) -> list[Resource]:
         count = conf["count"]
         networks = [Resource(f"{name}.network[n{i}]", "mem_network", {"cidr": f"10.{i}.0.0/16"})
                     for i in range(100)]

@@ -144,7 +144,7 @@ class FakeDriver:
                                   hint=f"Declare it under networks (known: {names}).")
         return dict(section)
 
-    def preflight(self) -> None:
+    def preflight(self, conf: Any = None) -> None:
         return None
 
     def _cloud(self, conf: Mapping[str, Any] | None = None) -> Cloud:
@@ -157,7 +157,8 @@ class FakeDriver:
     def _name(self, address: str) -> str:
         return f"{self.context.stack_id}:{address}"
 
-    def expand(self, name: str, conf: Mapping[str, Any]) -> list[Resource]:
+    def expand(self, name: str, conf: Mapping[str, Any],
+               records: Mapping[str, Record] | None = None) -> list[Resource]:
         self._cloud(conf)
         resources = []
         for net in conf.get("networks", []):

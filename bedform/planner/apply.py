@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import networkx as nx
 
 from bedform.errors import ApplyInterrupted, ProviderError
 from bedform.planner.diff import Change
@@ -120,6 +119,8 @@ class Executor:
 
     def run(self) -> ApplyResult:
         """Walk the DAG until every operation is done, failed, skipped or not started."""
+        import networkx as nx
+
         graph = self.plan.graph()
         result = ApplyResult()
         waiting_on = {node: graph.in_degree(node) for node in graph}

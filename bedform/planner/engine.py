@@ -105,14 +105,16 @@ class Session:
     def preflight(self) -> None:
         """Check this machine can run every driver the stack or state uses."""
         for provider in self._providers_in_use():
-            self.driver(provider).preflight()
+            section = self.stack.providers.get(provider)
+            self.driver(provider).preflight(section.conf if section else None)
 
     # -- planning ----------------------------------------------------------------------
     def desired(self) -> DesiredSet:
         """Expand every provider section into desired resources."""
         resources = []
         for name, section in self.stack.providers.items():
-            for resource in self.driver(name).expand(name, section.conf):
+            prior = {a: r for a, r in self.state.resources.items() if r.provider == name}
+            for resource in self.driver(name).expand(name, section.conf, records=prior):
                 resources.append(_with_provider(resource, name))
         return DesiredSet.build(resources)
 

@@ -13,10 +13,9 @@ import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import networkx as nx
 
 from bedform import __version__
 from bedform.errors import ConfigError, StalePlanError
@@ -29,6 +28,9 @@ from bedform.planner.resources import (
     resource_from_dict,
     resource_to_dict,
 )
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PLAN_FORMAT = "bedform-plan"
 PLAN_VERSION = 1
@@ -206,6 +208,8 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
 
 def operation_graph(changes: Iterable[Change]) -> nx.DiGraph:
     """DAG of (operation, address) nodes; each node's `change` attribute is its Change."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     by_address = {}
     for change in changes:
@@ -238,6 +242,8 @@ def _operations(action: Action) -> tuple[str, ...]:
 
 def restrict_to_targets(changes: list[Change], targets: Iterable[str]) -> list[Change]:
     """Keep changes of the targets and what they depend on; others become no-ops."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     for change in changes:
         graph.add_node(change.address)

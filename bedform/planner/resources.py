@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import networkx as nx
 
 from bedform.errors import ConfigError
 from bedform.providers.base import Ref, Resource
@@ -84,21 +84,32 @@ class DesiredSet:
                 raise ConfigError(f"two resources share the address {resource.address!r}",
                                   hint="Give the machines or networks distinct names.")
             by_address[resource.address] = resource
-        graph = nx.DiGraph()
-        graph.add_nodes_from(sorted(by_address))
+        dependents: dict[str, list[str]] = {address: [] for address in by_address}
+        waiting: dict[str, int] = {}
         for resource in by_address.values():
-            for dependency in resource.dependencies():
+            dependencies = resource.dependencies()
+            for dependency in dependencies:
                 if dependency not in by_address:
                     raise ConfigError(
                         f"{resource.address} depends on {dependency}, which the "
                         "configuration does not define")
-                graph.add_edge(dependency, resource.address)
-        try:
-            order = tuple(nx.lexicographical_topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            cycle = " -> ".join(edge[0] for edge in nx.find_cycle(graph))
-            raise ConfigError(f"resources depend on each other in a cycle: {cycle}") from None
-        return cls(by_address, order)
+                dependents[dependency].append(resource.address)
+            waiting[resource.address] = len(dependencies)
+        ready = [address for address, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:  # Kahn's algorithm, smallest address first: deterministic
+            address = heapq.heappop(ready)
+            order.append(address)
+            for dependent in dependents[address]:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    heapq.heappush(ready, dependent)
+        if len(order) < len(by_address):
+            stuck = sorted(set(by_address) - set(order))
+            raise ConfigError("resources depend on each other in a cycle: "
+                              + ", ".join(stuck[:5]))
+        return cls(by_address, tuple(order))
 
     def fingerprint(self) -> str:
         """Hash of every desired resource, to tell whether the configuration changed."""

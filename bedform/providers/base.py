@@ -197,12 +197,18 @@ class Driver(Protocol):
         """
         ...
 
-    def preflight(self) -> None:
-        """Check this machine can run the driver; raise `PreflightError` saying the fix."""
+    def preflight(self, conf: Any = None) -> None:
+        """Check this machine can run the driver (for `conf`, when the stack has it);
+        raise `PreflightError` saying the fix."""
         ...
 
-    def expand(self, name: str, conf: Any) -> list[Resource]:
-        """The desired resources for provider instance `name`, addresses prefixed by it."""
+    def expand(self, name: str, conf: Any, records: Mapping[str, Record]) -> list[Resource]:
+        """The desired resources for provider instance `name`, addresses prefixed by it.
+
+        `records` is what the state holds for this instance, so that allocations made
+        earlier (addresses, node-to-role mappings) stay as they are: a later apply never
+        reshuffles them.
+        """
         ...
 
     def refresh(self, records: Sequence[Record]) -> dict[str, Observed]:
