@@ -11,8 +11,9 @@ during a time window; :func:`find_slot` searches the earliest window.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .reference import Host, SiteIndex
 from .resources import Group, Level, ResourceRequest
@@ -237,19 +238,8 @@ class SitePlanner:
                     "host": cand.host.fqdn,
                 }[level.name]
                 groups.setdefault(key, []).append(cand)
-            result = Allocation()
-            chosen = 0
-            for members in groups.values():
-                sub = self._compute(members, rest, busy) if rest else self._whole(members, busy)
-                if sub is None:
-                    if level.count == "ALL":
-                        return None
-                    continue
-                result.extend(sub)
-                chosen += 1
-                if _enough(level, chosen):
-                    break
-            return result if _count_ok(level, chosen, len(groups)) else None
+            return _pick_groups(level, list(groups.values()), lambda members: (
+                self._compute(members, rest, busy) if rest else self._whole(members, busy)))
         return self._threads(cands, levels, busy)
 
     def _threads(
@@ -321,23 +311,13 @@ class SitePlanner:
         groups: dict[ipaddress.IPv4Network, list[ipaddress.IPv4Network]] = {}
         for block in blocks:
             groups.setdefault(block.supernet(new_prefix=prefix), []).append(block)
-        result = Allocation()
-        chosen = 0
-        for members in groups.values():
+        def allocate(members: list[ipaddress.IPv4Network]) -> Allocation | None:
             if rest:
-                sub = self._subnets(members, rest, busy)
-            else:
-                names = [str(b) for b in members]
-                sub = None if any(n in busy.subnets for n in names) else Allocation(subnets=names)
-            if sub is None:
-                if level.count == "ALL":
-                    return None
-                continue
-            result.extend(sub)
-            chosen += 1
-            if _enough(level, chosen):
-                break
-        return result if _count_ok(level, chosen, len(groups)) else None
+                return self._subnets(members, rest, busy)
+            names = [str(b) for b in members]
+            return None if any(n in busy.subnets for n in names) else Allocation(subnets=names)
+
+        return _pick_groups(level, list(groups.values()), allocate)
 
 
 def busy_during(occupants: Iterable[Occupant], start: float, end: float) -> Busy:
@@ -367,3 +347,21 @@ def find_slot(
         if alloc is not None:
             return start, alloc
     return None
+
+
+def _pick_groups(level: Level, groups: Sequence[list[Any]],
+                 allocate: Callable[[list[Any]], Allocation | None]) -> Allocation | None:
+    """Allocate within groups until `level` is satisfied (None if it cannot be)."""
+    result = Allocation()
+    chosen = 0
+    for members in groups:
+        sub = allocate(members)
+        if sub is None:
+            if level.count == "ALL":
+                return None
+            continue
+        result.extend(sub)
+        chosen += 1
+        if _enough(level, chosen):
+            break
+    return result if _count_ok(level, chosen, len(groups)) else None
