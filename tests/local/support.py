@@ -1,19 +1,24 @@
-"""A miniature executor for driving `LocalDriver` directly, as the engine would."""
+"""Helpers of the local-provider tests: the engine on one `local` instance (`here`),
+a minimal ApplyContext for the few driver calls tests make directly, and ssh."""
 
 from __future__ import annotations
 
-import graphlib
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import uuid
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from bedform.providers.base import Record, Resource, Status
+from bedform.planner.engine import Engine
+from bedform.planner.plan import Mode
+from bedform.providers.base import DriverContext, Record, Resource, Status
+from bedform.providers.local.driver import LocalDriver
+from bedform.stack import ProviderSection, Stack
+from bedform.state.store import State, StateStore
 
 
 class Ctx:
-    """The smallest ApplyContext: no persistence, real sleeps."""
+    """The smallest ApplyContext, for calling a driver directly: no persistence."""
 
     def __init__(self, existing: Mapping[str, Any] | None = None) -> None:
         self.existing = existing
@@ -39,62 +44,39 @@ def record_of(resource: Resource, attributes: Mapping[str, Any],
     )
 
 
-def _walk(graph: Mapping[str, list[str]], action, parallelism: int) -> dict[str, Any]:
-    """Run `action(node)` for every node once its predecessors are done, as soon as a
-    worker is free (no barrier between levels, like the engine's executor)."""
-    sorter = graphlib.TopologicalSorter(graph)
-    sorter.prepare()
-    results: dict[str, Any] = {}
-    with ThreadPoolExecutor(parallelism) as pool:
-        running: dict[Future, str] = {}
-        while sorter.is_active():
-            for node in sorter.get_ready():
-                running[pool.submit(action, node)] = node
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                node = running.pop(future)
-                results[node] = future.result()
-                sorter.done(node)
-    return results
+class LocalBed:
+    """A `local` section as instance `here` of a stack whose state lives in
+    `ctx.state_dir`, created and deleted by the engine. Its state is seeded so that the
+    stack id is `ctx.stack_id` (what the leak check of `new_stack` looks for)."""
 
+    def __init__(self, ctx: DriverContext, section: Mapping[str, Any]) -> None:
+        self.conf = LocalDriver.load_config(section)
+        store = StateStore(ctx.state_dir)
+        if not store.exists():
+            store.save(State(lineage=f"{ctx.stack_id}-{uuid.uuid4()}"))
+        stack = Stack(name=ctx.stack_name, state_dir=ctx.state_dir, providers={
+            "here": ProviderSection("here", "local", section, self.conf)})
+        self.engine = Engine(stack, driver_options=ctx.options)
+        with self.engine.session("expand", lock=False) as session:
+            self.driver: LocalDriver = session.driver("here")  # type: ignore[assignment]
+            self.driver.preflight(self.conf)
+            self.resources = list(session.desired().resources.values())
 
-def apply_all(driver, resources: Iterable[Resource], parallelism: int = 10
-              ) -> dict[str, Record]:
-    """Create every resource in dependency order, `parallelism` at a time."""
-    by_address = {r.address: r for r in resources}
-    graph = {a: [d for d in r.dependencies() if d in by_address]
-             for a, r in by_address.items()}
-    attributes = _walk(graph, lambda a: driver.create(by_address[a], Ctx()), parallelism)
-    return {a: record_of(by_address[a], attributes[a]) for a in by_address}
+    def apply(self, targets: Collection[str] = ()) -> dict[str, Record]:
+        """Plan and apply (only `targets` and their dependencies, if given): creates what
+        is missing, replaces what drifted; returns the records."""
+        with self.engine.session("apply") as session:
+            session.apply(session.plan(Mode.APPLY, targets=targets))
+            return dict(session.state.resources)
 
+    def destroy(self) -> None:
+        with self.engine.session("destroy") as session:
+            session.apply(session.plan(Mode.DESTROY))
+            assert not session.state.resources
 
-def destroy_all(driver, records: Mapping[str, Record], parallelism: int = 10) -> None:
-    """Delete every record in reverse dependency order."""
-    dependents: dict[str, list[str]] = {a: [] for a in records}
-    for address, record in records.items():
-        for dependency in record.dependencies:
-            if dependency in dependents:
-                dependents[dependency].append(address)
-    _walk(dependents, lambda a: driver.delete(records[a], Ctx()), parallelism)
-
-
-def converge(driver, resources: Iterable[Resource], records: dict[str, Record]
-             ) -> dict[str, Record]:
-    """What the engine does after a refresh: replace drifted objects (and everything
-    depending on them), recreate gone ones. Returns the new records."""
-    by_address = {r.address: r for r in resources}
-    observed = driver.refresh(list(records.values()))
-    doomed = {a for a, o in observed.items() if not o.alive or o.drift}
-    changed = True
-    while changed:  # dependents of a replaced object are replaced too
-        changed = False
-        for address, record in records.items():
-            if address not in doomed and doomed & set(record.dependencies):
-                doomed.add(address)
-                changed = True
-    destroy_all(driver, {a: records[a] for a in doomed})
-    recreated = apply_all(driver, [by_address[a] for a in doomed])
-    return {**records, **recreated}
+    def inventory(self):
+        with self.engine.session("inventory", lock=False) as session:
+            return session.inventory()
 
 
 def ssh(host, command: str, timeout: float = 10) -> subprocess.CompletedProcess:

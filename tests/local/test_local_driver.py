@@ -16,7 +16,7 @@ from bedform.providers.base import Status
 from bedform.providers.local import system
 from bedform.providers.local.driver import LocalDriver
 from tests.local.conftest import root_only
-from tests.local.support import Ctx, apply_all, converge, destroy_all, record_of, ssh
+from tests.local.support import Ctx, LocalBed, record_of, ssh
 
 pytestmark = [pytest.mark.root, root_only]
 
@@ -28,13 +28,10 @@ def section(machines, networks=None, **top):
     return {"type": "local", **top, "resources": resources}
 
 
-def up(ctx, data, name="here"):
-    """Driver, conf, desired resources and the records of a full apply."""
-    drv = LocalDriver(ctx)
-    drv.preflight()
-    conf = drv.load_config(data)
-    resources = drv.expand(name, conf)
-    return drv, conf, resources, apply_all(drv, resources)
+def up(ctx, data):
+    """The engine-driven testbed of `data` and the records of a full apply."""
+    bed = LocalBed(ctx, data)
+    return bed, bed.apply()
 
 
 def assert_healthy(drv, records):
@@ -59,11 +56,12 @@ def test_lifecycle(new_stack):
                   {"roles": ["client"], "networks": ["lan"]}],
         networks=[{"id": "lan", "cidr": "198.18.10.0/24", "roles": ["lan", "data"]},
                   {"id": "admin", "cidr": "198.18.11.0/24"}])
-    drv, conf, resources, records = up(ctx, data)
+    bed, records = up(ctx, data)
+    drv = bed.driver
     assert len(records) == 14
     assert_healthy(drv, records)
 
-    roles, networks = drv.inventory("here", conf, records)
+    roles, networks = bed.inventory()
     servers, clients = hosts_of(roles, "server"), hosts_of(roles, "client")
     assert set(servers) == {"server-1", "server-2"} and set(clients) == {"client-1"}
     assert hosts_of(roles, "db") == servers
@@ -100,16 +98,17 @@ def test_lifecycle(new_stack):
     assert "via 198.18.10.1 dev lan" in route
 
     # a second apply adopts everything as it is (same sshd, same attributes)
-    again = apply_all(drv, resources)
+    again = bed.apply()
     assert {a: r.attributes for a, r in again.items()} == \
         {a: r.attributes for a, r in records.items()}
 
-    destroy_all(drv, records)
+    bed.destroy()
     observed = drv.refresh(list(records.values()))
     assert all(not o.alive for o in observed.values())
-    assert not any(p.is_file() for p in ctx.state_dir.rglob("*"))
-    # deleting again: already gone counts as done
-    destroy_all(drv, records)
+    assert not any(p.is_file() for p in (ctx.state_dir / "providers").rglob("*"))
+    # deleting again, driver-level: already gone counts as done
+    for record in records.values():
+        drv.delete(record, Ctx())
 
 
 def test_two_stacks_side_by_side(new_stack):
@@ -118,34 +117,35 @@ def test_two_stacks_side_by_side(new_stack):
     for ctx, cidr in ((one, "198.18.20.0/24"), (two, "198.18.21.0/24")):
         stacks.append(up(ctx, section([{"roles": ["node"], "number": 2}],
                                       [{"id": "lan", "cidr": cidr}])))
-    names = [{r.inputs.get("ifname") for r in res} - {None} for _, _, res, _ in stacks]
+    names = [{r.inputs.get("ifname") for r in bed.resources} - {None} for bed, _ in stacks]
     assert not names[0] & names[1]
-    for drv, conf, _, records in stacks:
-        roles, _ = drv.inventory("here", conf, records)
+    for bed, _ in stacks:
+        roles, _ = bed.inventory()
         for host in roles["node"]:
             assert ssh(host, "hostname").stdout.strip() == host.alias
-    (drv1, _, _, rec1), (drv2, _, _, rec2) = stacks
-    destroy_all(drv1, rec1)
-    assert_healthy(drv2, rec2)  # the other stack is untouched
-    destroy_all(drv2, rec2)
+    (bed1, _), (bed2, rec2) = stacks
+    bed1.destroy()
+    assert_healthy(bed2.driver, rec2)  # the other stack is untouched
+    bed2.destroy()
 
 
 def test_a_cidr_in_use_is_refused(new_stack):
     data = section([{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.30.0/24"}])
-    drv1, _, _, records = up(new_stack("one"), data)
+    bed1, _ = up(new_stack("one"), data)
     drv2 = LocalDriver(new_stack("two"))
     [bridge] = [r for r in drv2.expand("here", drv2.load_config(data))
                 if r.kind == "local_bridge"]
     with pytest.raises(ProviderError) as info:
         drv2.create(bridge, Ctx())
     assert "already in use" in info.value.message and "198.18.30.1/24" in info.value.message
-    destroy_all(drv1, records)
+    bed1.destroy()
 
 
 def test_drift_is_reported_and_repaired(new_stack):
     ctx = new_stack()
     data = section([{"roles": ["node"], "number": 4}], [{"id": "lan", "cidr": "198.18.40.0/24"}])
-    drv, conf, resources, records = up(ctx, data)
+    bed, records = up(ctx, data)
+    drv, resources = bed.driver, bed.resources
     try:
         netns = {r.inputs["hostname"]: r.inputs["netns"] for r in resources
                  if r.kind == "local_host"}
@@ -168,9 +168,9 @@ def test_drift_is_reported_and_repaired(new_stack):
         healthy = {a for a, o in observed.items() if o.alive and not o.drift}
         assert "here.host[node-2]" in healthy and "here.bridge[lan]" in healthy
 
-        records = converge(drv, resources, records)
+        records = bed.apply()
         assert_healthy(drv, records)
-        roles, _ = drv.inventory("here", conf, records)
+        roles, _ = bed.inventory()
         for host in roles["node"]:
             assert ssh(host, "hostname").stdout.strip() == host.alias
 
@@ -181,18 +181,17 @@ def test_drift_is_reported_and_repaired(new_stack):
         ip("link", "del", bridge)
         gone = drv.refresh([records["here.bridge[lan]"]])["here.bridge[lan]"]
         assert not gone.alive and "is gone" in gone.reason
-        records = converge(drv, resources, records)
+        records = bed.apply()
         assert_healthy(drv, records)
     finally:
-        destroy_all(drv, records)
+        bed.destroy()
 
 
 def test_interrupted_creates_are_adopted(new_stack):
     ctx = new_stack()
     data = section([{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.50.0/24"}])
-    drv = LocalDriver(ctx)
-    resources = {r.address: r for r in drv.expand("here", drv.load_config(data))}
-    records = apply_all(drv, resources.values())
+    bed, records = up(ctx, data)
+    drv, resources = bed.driver, {r.address: r for r in bed.resources}
     try:
         pending = {a: record_of(resources[a], {}, Status.PENDING_CREATE) for a in records}
         observed = drv.refresh(list(pending.values()))
@@ -208,7 +207,7 @@ def test_interrupted_creates_are_adopted(new_stack):
         assert drv.create(resources["here.sshd[node-1]"], Ctx())["pid"] == pid
         assert_healthy(drv, records)
     finally:
-        destroy_all(drv, records)
+        bed.destroy()
 
 
 def test_stale_namespace_files_of_a_killed_run_are_replaced(new_stack):
@@ -228,10 +227,9 @@ def test_stale_namespace_files_of_a_killed_run_are_replaced(new_stack):
 
 
 def test_import_existing_objects(new_stack):
-    drv = LocalDriver(new_stack())
     data = section([{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.57.0/24"}])
-    resources = {r.address: r for r in drv.expand("here", drv.load_config(data))}
-    records = apply_all(drv, resources.values())
+    bed, records = up(new_stack(), data)
+    drv, resources = bed.driver, {r.address: r for r in bed.resources}
     try:
         host = resources["here.host[node-1]"]
         attributes = drv.import_object(host, host.inputs["netns"])
@@ -242,17 +240,17 @@ def test_import_existing_objects(new_stack):
         with pytest.raises(ProviderError, match="fixed names"):
             drv.import_object(host, "some-other-namespace")
     finally:
-        destroy_all(drv, records)
+        bed.destroy()
     with pytest.raises(ProviderError, match="no "):
         drv.import_object(host, host.inputs["netns"])
 
 
 def test_sshd_timeout_names_the_host(new_stack):
-    drv = LocalDriver(new_stack(ssh_timeout=0.5))
     data = section([{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.60.0/24"}])
-    resources = {r.address: r for r in drv.expand("here", drv.load_config(data))}
+    bed = LocalBed(new_stack(ssh_timeout=0.5), data)
+    drv, resources = bed.driver, {r.address: r for r in bed.resources}
     sshd = resources.pop("here.sshd[node-1]")
-    records = apply_all(drv, resources.values())
+    bed.apply(targets=list(resources))
     broken = type(sshd)(sshd.address, sshd.kind, {**sshd.inputs, "addresses": ["198.18.60.99"]},
                         sshd.depends_on, sshd.identity, sshd.provider)
     try:
@@ -261,17 +259,18 @@ def test_sshd_timeout_names_the_host(new_stack):
         assert "node-1" in info.value.message and "198.18.60.99:22" in info.value.message
     finally:
         drv.delete(record_of(broken, {}), Ctx())
-        destroy_all(drv, records)
+        bed.destroy()
 
 
 def test_without_ssh(new_stack):
     ctx = new_stack()
-    drv, conf, resources, records = up(
+    bed, records = up(
         ctx, section([{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.70.0/24"}],
                      ssh=False, user="alice"))
+    drv, resources = bed.driver, bed.resources
     try:
         assert {r.kind for r in resources} == {"local_bridge", "local_host", "local_veth"}
-        roles, _ = drv.inventory("here", conf, records)
+        roles, _ = bed.inventory()
         [host] = roles["node"]
         assert (host.address, host.user, host.keyfile) == ("198.18.70.2", "alice", None)
         netns = host.extra["netns"]
@@ -287,16 +286,16 @@ def test_without_ssh(new_stack):
         drv.create(next(r for r in resources if r.kind == "local_host"), Ctx())
         assert_healthy(drv, records)
     finally:
-        destroy_all(drv, records)
+        bed.destroy()
 
 
 def test_destroy_kills_what_runs_inside_a_host(new_stack):
-    drv, conf, _, records = up(new_stack(), section(
+    bed, _ = up(new_stack(), section(
         [{"roles": ["node"]}], [{"id": "lan", "cidr": "198.18.80.0/24"}]))
-    roles, _ = drv.inventory("here", conf, records)
+    roles, _ = bed.inventory()
     [host] = roles["node"]
     assert ssh(host, "setsid sleep 600 </dev/null >/dev/null 2>&1 &").returncode == 0
-    destroy_all(drv, records)  # the conftest leak check fails if `sleep` survives
+    bed.destroy()  # the conftest leak check fails if `sleep` survives
 
 
 def test_preflight_says_what_is_missing(new_stack, monkeypatch):
@@ -330,39 +329,10 @@ def test_preflight_checks_the_ssh_user(new_stack):
 
 def test_leak_check_finds_leftovers(new_stack):
     ctx = new_stack()
-    drv, _, _, records = up(ctx, section([{"roles": ["node"]}],
-                                         [{"id": "lan", "cidr": "198.18.90.0/24"}]))
+    bed, _ = up(ctx, section([{"roles": ["node"]}],
+                             [{"id": "lan", "cidr": "198.18.90.0/24"}]))
     found = system.leftovers(ctx.stack_id)
     assert len(found["namespaces"]) == 1 and len(found["uts"]) == 1
     assert len(found["links"]) == 2 and len(found["processes"]) == 1
-    destroy_all(drv, records)
+    bed.destroy()
     assert not any(system.leftovers(ctx.stack_id).values())
-
-
-def test_enoslib_style_provider(tmp_path):
-    from bedform.providers.local import Local, LocalConf
-
-    conf = (LocalConf.from_settings()
-            .add_machine(roles=["server"], number=2)
-            .add_network(id="lan", cidr="198.18.95.0/24", roles=["lan"]))
-    provider = Local(conf, name="demo", state_dir=tmp_path)
-    stack_id = None
-    try:
-        roles, networks = provider.init()
-        stack_id = next(iter(roles["server"])).extra["netns"].split("-")[1]
-        assert sorted(h.alias for h in roles["server"]) == ["server-1", "server-2"]
-        assert str(networks["lan"][0].gateway) == "198.18.95.1"
-        for host in roles["server"]:
-            assert ssh(host, "hostname").stdout.strip() == host.alias
-        assert provider.is_created()
-        again, _ = provider.init()  # reload: same hosts, nothing recreated
-        assert again == roles
-        assert not provider.plan().has_changes
-        forced = provider.plan(force_deploy=True)
-        assert forced.has_changes
-        provider.destroy()
-        assert not any(system.leftovers(stack_id).values())
-    finally:
-        if stack_id:
-            assert not any(system.purge(stack_id).values())
-
