@@ -301,6 +301,7 @@ def output(options: Options, fmt: str) -> None:
         engine = options.engine()
         with engine.session("output", lock=False) as session:
             outputs = session.state.outputs
+            session.kinds()  # loads the drivers, which register their object classes
         if not outputs:
             fail("no outputs: nothing has been applied yet", "Run `bedform apply` first.")
         roles = roles_from_dict(outputs.get("roles", {}))

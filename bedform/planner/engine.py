@@ -132,7 +132,10 @@ class Session:
             for name, future in futures.items():
                 seen = future.result()
                 for record in by_provider[name]:
-                    observed[record.address] = seen.get(record.address, Observed(alive=True))
+                    # A driver that says nothing of a record saw nothing against it; but a
+                    # pending create it did not find was never made, so it is not adopted.
+                    default = Observed(alive=record.status != Status.PENDING_CREATE)
+                    observed[record.address] = seen.get(record.address, default)
         self._observed = observed
         return observed
 

@@ -1,0 +1,156 @@
+"""The EnOSlib-style `G5k` provider: `G5k(conf).init()` → (roles, networks)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+from bedform.errors import NegativeWalltime
+from bedform.objects import Host
+from bedform.providers.facade import Provider
+from bedform.providers.g5k.client import PARIS, Api, ApiError, epoch_to_paris, paris_to_epoch
+from bedform.providers.g5k.config import G5kConf, format_walltime, walltime_seconds
+
+
+class G5k(Provider):
+    """Grid'5000 jobs, deployments and vlans through plan/apply."""
+
+    type_name: ClassVar[str] = "g5k"
+    provider_conf: G5kConf
+
+    def set_reservation(self, timestamp: int) -> None:
+        """Reserve in advance, starting at `timestamp` (UTC epoch), in Paris time."""
+        self.provider_conf.reservation = epoch_to_paris(timestamp)
+
+    def offset_walltime(self, offset: int) -> None:
+        """Add `offset` seconds to the walltime (24 h and more work)."""
+        seconds = walltime_seconds(self.provider_conf.walltime) + offset
+        if seconds <= 0:
+            raise NegativeWalltime("the walltime would be zero or negative")
+        self.provider_conf.walltime = format_walltime(seconds)
+
+    def test_slot(self, start_time: int, end_time: int) -> bool:
+        """Whether enough nodes of each cluster are free for the walltime from `start_time`.
+
+        One cluster status call per cluster (EnOSlib's model, §4.3); `end_time` is unused.
+        """
+        conf = self.provider_conf
+        duration = walltime_seconds(conf.walltime)
+        api = Api()
+        demands: dict[tuple[str, str], list[Any]] = {}
+        for machine in conf.machines:
+            entry = demands.setdefault((machine.site or "", machine.cluster), [0, []])
+            entry[0] += machine.nodes
+            entry[1] += list(getattr(machine, "servers", []))
+        for (site, cluster), (count, servers) in demands.items():
+            status = api.get(f"/sites/{site}/clusters/{cluster}/status")
+            candidates = set()
+            for node, data in status.get("nodes", {}).items():
+                if data.get("hard") in ("dead", "suspected"):
+                    continue
+                busy = False
+                for res in data.get("reservations", []):
+                    if res.get("queue") == "besteffort":
+                        continue
+                    start = res.get("started_at") or res.get("scheduled_at")
+                    if not start:
+                        break
+                    end = start + int(res.get("walltime", 0))
+                    if start < start_time + duration and start_time < end:
+                        busy = True
+                        break
+                if not busy:
+                    candidates.add(node)
+            if len(candidates) < count or any(s not in candidates for s in servers):
+                return False
+        return True
+
+    @staticmethod
+    def reservation_epoch(conf: G5kConf) -> float | None:
+        return paris_to_epoch(conf.reservation) if conf.reservation else None
+
+    @staticmethod
+    def now_paris() -> str:
+        return datetime.now(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _node_fqdn(address: str) -> str:
+    """The node FQDN behind a host address (`-kavlan-N` / `-ipv6` suffixes removed)."""
+    short, _, rest = address.partition(".")
+    short = re.sub(r"-kavlan-\d+$", "", re.sub(r"-ipv6$", "", short))
+    return f"{short}.{rest}"
+
+
+def _ipv6_name(fqdn: str) -> str:
+    short, _, rest = fqdn.partition(".")
+    return f"{short}-ipv6.{rest}"
+
+
+class _Firewall:
+    """Firewall openings of the provider's jobs (EnOSlib §5.1), reloaded by job name."""
+
+    def __init__(self, provider: G5k) -> None:
+        self.provider = provider
+
+    def _jobs(self) -> list[dict[str, Any]]:
+        conf = self.provider.provider_conf
+        api = Api()
+        name = conf.job_name or self.provider.stack_name
+        jobs = []
+        for site in conf.sites:
+            items = api.get(f"/sites/{site}/jobs", user=api.username, name=name,
+                            state="running", resources="yes")["items"]
+            jobs += [{**item, "site": site} for item in items]
+        return jobs
+
+    def create(self, hosts: Iterable[Host] | None = None, port: Any = None,
+               src_addr: Any = None, proto: str = "tcp+udp") -> None:
+        api = Api()
+        wanted = None if hosts is None else {_node_fqdn(h.address) for h in hosts} | \
+            {_node_fqdn(h.alias) for h in hosts}
+        for job in self._jobs():
+            nodes = [n for n in job.get("assigned_nodes", []) if wanted is None or n in wanted]
+            if not nodes:
+                continue
+            rule: dict[str, Any] = {"proto": proto, "addr": [_ipv6_name(n) for n in nodes]}
+            if port is not None:
+                rule["port"] = port
+            if src_addr is not None:
+                rule["src_addr"] = src_addr
+            api.post(f"/sites/{job['site']}/firewall/{job['uid']}", [rule])
+
+    def delete(self) -> None:
+        api = Api()
+        for job in self._jobs():
+            with contextlib.suppress(ApiError):
+                api.delete(f"/sites/{job['site']}/firewall/{job['uid']}")
+
+
+def fw_create(provider: G5k, hosts: Iterable[Host] | None = None, port: Any = None,
+              src_addr: Any = None, proto: str = "tcp+udp") -> None:
+    """Open the firewall for `hosts` (all nodes when None); kavlan names work."""
+    _Firewall(provider).create(hosts, port, src_addr, proto)
+
+
+def fw_delete(provider: G5k) -> None:
+    """Remove every opening of the provider's jobs."""
+    _Firewall(provider).delete()
+
+
+@contextlib.contextmanager
+def firewall(provider: G5k, hosts: Iterable[Host] | None = None, port: Any = None,
+             src_addr: Any = None, proto: str = "tcp+udp") -> Iterator[None]:
+    """`with firewall(provider, hosts, port=8080):` — openings removed on exit."""
+    fw_create(provider, hosts, port, src_addr, proto)
+    try:
+        yield
+    finally:
+        fw_delete(provider)
+
+
+G5k.fw_create = fw_create  # type: ignore[attr-defined]
+G5k.fw_delete = fw_delete  # type: ignore[attr-defined]
+G5k.firewall = firewall  # type: ignore[attr-defined]

@@ -1,0 +1,60 @@
+"""Crash safety and retries: a SIGKILLed apply leaves a pending job that is adopted;
+failed nodes are redeployed while earlier successes are kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.g5k.conftest import G5kStack, section
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sigkill_after_submit_adopts_the_job(g5k_emulator_factory, tmp_path, monkeypatch):
+    emu = g5k_emulator_factory(speed=1.0, epoch=None, launch_seconds=120.0,
+                               deploy_seconds=1.0)
+    config = tmp_path / "g5k.yaml"
+    emu.write_client_config(config, "alice")
+    monkeypatch.setenv("BEDFORM_G5K_CONFIG", str(config))
+    stack = G5kStack(tmp_path / "stack", emu).write(**section())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", "from bedform.cli import main; main()",
+                             "-c", str(stack.file), "apply", "--auto-approve"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    state_file = stack.root / ".bedform" / "state.json"
+    deadline = time.time() + 30
+    uid = None
+    while time.time() < deadline and uid is None:
+        time.sleep(0.2)
+        try:
+            doc = json.loads(state_file.read_text())
+            uid = doc["resources"]["g5k.job[rennes]"]["attributes"].get("uid")
+        except (OSError, ValueError, KeyError):
+            pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert uid is not None, "the job id was never checkpointed"
+    assert stack.state().resources["g5k.job[rennes]"].status == "pending_create"
+    emu.advance(150)   # the job starts running
+    stack.apply()
+    jobs = [p for m, p in stack.mutations() if m == "POST" and p.endswith("/jobs")]
+    assert len(jobs) == 1
+    assert stack.state().resources["g5k.job[rennes]"].attributes["uid"] == uid
+    text = state_file.read_text()
+    assert "alice-pw" not in text and "password" not in text
+
+
+def test_failed_node_is_retried_and_successes_kept(stack):
+    stack.write(**section())
+    node = "parasilo-1.rennes.grid5000.fr"
+    stack.emu.add_fault(kind="deploy_ko", nodes=[node], count=1)
+    stack.apply()
+    dep = stack.state().resources["g5k.deployment[rennes/n1]"]
+    assert node in dep.attributes["deployed"] and len(dep.attributes["deployed"]) == 3
+    assert len(dep.attributes["uids"]) == 2 and dep.attributes["failed"] == []

@@ -1,0 +1,65 @@
+"""The EnOSlib-style facade against the emulator."""
+
+from __future__ import annotations
+
+from bedform.errors import PreflightError
+from bedform.providers.g5k import G5k, G5kConf
+
+
+def conf(key) -> G5kConf:
+    return (G5kConf.from_settings(job_name="facade-test", walltime="01:00:00", key=str(key))
+            .add_machine(roles=["server"], cluster="parasilo", site="rennes", nodes=2)
+            .finalize())
+
+
+def test_init_reload_and_destroy(emu, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAA x\n")
+    provider = G5k(conf(key))
+    assert provider.test_slot(int(emu.now()), int(emu.now()) + 3600)
+    roles, networks = provider.init()
+    assert len(roles["server"]) == 2 and networks["prod"]
+    assert provider.is_created()
+    emu.clear_requests()
+    roles2, _ = G5k(conf(key)).init()
+    assert roles2 == roles
+    assert not [r for r in emu.requests() if r["method"] in ("POST", "DELETE")]
+    provider.destroy()
+    assert [r for r in emu.requests() if r["method"] == "DELETE"]
+
+
+def test_context_manager(emu, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAA x\n")
+    with G5k(conf(key)) as (roles, _networks):
+        assert len(roles["server"]) == 2
+    deletes = [r for r in emu.requests() if r["method"] == "DELETE"]
+    assert len(deletes) == 1
+
+
+def test_missing_credentials_is_a_preflight_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BEDFORM_G5K_CONFIG", str(tmp_path / "missing.yaml"))
+    from bedform.providers.g5k.client import Api
+    try:
+        Api()
+    except PreflightError as error:
+        assert "missing.yaml" in str(error)
+    else:
+        raise AssertionError("no error")
+
+
+def test_firewall_with_kavlan_names(stack, monkeypatch):
+    from tests.g5k.conftest import section
+    stack.write(**section()).apply()
+    monkeypatch.chdir(stack.root)
+    from bedform.objects import roles_from_dict
+    from bedform.providers.g5k.provider import firewall
+    roles = roles_from_dict(stack.state().outputs["roles"])
+    provider = G5k(G5kConf.from_dictionary({**section(), "job_name": "exp"}))
+    stack.emu.clear_requests()
+    with firewall(provider, roles["server"], port=8080):
+        posts = [r for r in stack.emu.requests() if r["method"] == "POST"]
+        assert len(posts) == 1 and "/firewall/" in posts[0]["path"]
+    assert [r for r in stack.emu.requests() if r["method"] == "DELETE"]
