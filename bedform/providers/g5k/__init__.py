@@ -13,7 +13,6 @@ from bedform.providers.g5k.objects import (
     G5kEnosVlan4Network,
     G5kEnosVlan6Network,
 )
-from bedform.providers.g5k.provider import G5k
 
 __all__ = [
     "G5k",
@@ -27,3 +26,13 @@ __all__ = [
     "G5kNetworkConf",
     "G5kServersConf",
 ]
+
+
+def __getattr__(name: str):
+    # Lazy: `G5k` is a facade over the planner, a layer above the driver, which importing
+    # this package must not pull in.
+    if name == "G5k":
+        from bedform.providers.g5k.provider import G5k
+
+        return G5k
+    raise AttributeError(name)
