@@ -48,7 +48,7 @@ class ConfigError(EnosError):
         """`file: a.b[0].c` or whichever part is known."""
         dotted = ""
         for part in self.path:
-            if isinstance(part, int):
+            if isinstance(part, int) and not isinstance(part, bool):
                 dotted += f"[{part}]"
             else:
                 dotted += f".{part}" if dotted else str(part)

@@ -87,6 +87,9 @@ def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
         raise ConfigError(f"stack file {path} not found",
                           hint="Create it (see examples/quickstart.yaml) or pass -c FILE."
                           ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path),
+                          hint="Save the stack file as UTF-8.") from None
     except OSError as exc:
         raise ConfigError(f"cannot read stack file {path}: {exc}") from None
     try:
@@ -114,9 +117,9 @@ def stack_from_dict(data: Any, *, file: str | None = None, default_name: str = "
     try:
         validate_section(STACK_SCHEMA, data)
         for name in data["providers"]:
-            if not re.match(PROVIDER_PATTERN, name):
+            if not isinstance(name, str) or not re.match(PROVIDER_PATTERN, name):
                 raise ConfigError(
-                    f"invalid provider name {name!r}", ["providers", name],
+                    f"invalid provider name {name!r}", ["providers", str(name)],
                     hint="Use lowercase letters, digits, '-' and '_', starting with a "
                     "letter (at most 31 characters).")
     except ConfigError as exc:

@@ -82,6 +82,7 @@ class DesiredSet:
         for resource in resources:
             if resource.address in by_address:
                 raise ConfigError(f"two resources share the address {resource.address!r}",
+                                  ("providers", resource.provider),
                                   hint="Give the machines or networks distinct names.")
             by_address[resource.address] = resource
         dependents: dict[str, list[str]] = {address: [] for address in by_address}
@@ -92,7 +93,8 @@ class DesiredSet:
                 if dependency not in by_address:
                     raise ConfigError(
                         f"{resource.address} depends on {dependency}, which the "
-                        "configuration does not define")
+                        "configuration does not define", ("providers", resource.provider),
+                        hint="Declare it, or remove the reference to it.")
                 dependents[dependency].append(resource.address)
             waiting[resource.address] = len(dependencies)
         ready = [address for address, count in waiting.items() if count == 0]

@@ -21,7 +21,7 @@ def validate_section(schema: Mapping[str, Any], section: Mapping[str, Any]) -> N
     path = list(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
+        extra = sorted(set(error.instance) - set(allowed), key=str)
         raise ConfigError(
             f"unknown field {extra[0]!r}" if len(extra) == 1 else f"unknown fields {extra}",
             [*path, extra[0]] if len(extra) == 1 else path,

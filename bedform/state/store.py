@@ -86,6 +86,55 @@ class State:
         return State.from_dict(json.loads(json.dumps(self.to_dict())))
 
 
+_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "provider": (str,), "status": (str,), "inputs": (dict,),
+    "attributes": (dict,), "dependencies": (list,), "identity": (dict,),
+    "created_at": (int, float, type(None)), "updated_at": (int, float, type(None)),
+    "expires_at": (int, float, type(None)),
+}
+
+
+def document_problem(data: dict[str, Any]) -> str:
+    """What is wrong with the shape of a state document, as `path: problem`; "" if fine."""
+    top = {"lineage": (str,), "serial": (int,), "stack": (str,), "providers": (dict,),
+           "resources": (dict,), "outputs": (dict,)}
+    for key, types in top.items():
+        if key not in data and key in ("stack", "providers", "outputs"):
+            continue
+        if key not in data:
+            return f"{key}: missing"
+        if not isinstance(data[key], types) or isinstance(data[key], bool):
+            return f"{key}: expected {types[0].__name__}, found {type(data[key]).__name__}"
+    for name, value in data.get("providers", {}).items():
+        if not isinstance(value, str):
+            return f"providers.{name}: expected a provider type name"
+    for address, record in data["resources"].items():
+        if not isinstance(record, dict):
+            return f"resources.{address}: expected an object"
+        for key, types in _RECORD_TYPES.items():
+            if key in ("kind", "provider") and key not in record:
+                return f"resources.{address}.{key}: missing"
+            if key in record and not isinstance(record[key], types):
+                return (f"resources.{address}.{key}: expected {types[0].__name__}, "
+                        f"found {type(record[key]).__name__}")
+        if record.get("status", "ready") not in {s.value for s in Status}:
+            return f"resources.{address}.status: unknown status {record['status']!r}"
+        if not all(isinstance(d, str) for d in record.get("dependencies", [])):
+            return f"resources.{address}.dependencies: expected addresses"
+    outputs = data.get("outputs", {})
+    for key in ("roles", "networks"):
+        if key not in outputs:
+            continue
+        if not isinstance(outputs[key], dict):
+            return f"outputs.{key}: expected an object"
+        for role, members in outputs[key].items():
+            if not isinstance(members, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("address"), str)
+                    for m in members):
+                return f"outputs.{key}.{role}: expected a list of objects with an address"
+    return ""
+
+
 def record_to_dict(record: Record) -> dict[str, Any]:
     """JSON form of a record (the address is the key around it)."""
     return {name: getattr(record, name) for name in _RECORD_FIELDS}
@@ -146,6 +195,9 @@ class StateStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return State()
+        except UnicodeDecodeError:
+            raise StateError(f"state file {self.path} is not UTF-8 text; it is corrupt",
+                             hint=self._recovery_hint()) from None
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc}") from exc
         data, state = self._parse(text)
@@ -172,6 +224,10 @@ class StateStore:
                 f"reads version {FORMAT_VERSION}",
                 hint="Use the bedform release that wrote it, or upgrade bedform.",
             )
+        problem = document_problem(data)
+        if problem:
+            raise StateError(f"state file {self.path} is malformed: {problem}",
+                             hint=self._recovery_hint())
         try:
             return data, State.from_dict(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
