@@ -1,0 +1,167 @@
+"""Node set-up over SSH after the reservation: dhcp on the secondary NICs
+(resource `g5k.dhcp[<site>]`, kind `g5k_dhcp`, deploy jobs, unless `dhcp: false`), and
+for jobs without `deploy`, root access (`g5k.root_access[<site>]`, kind
+`g5k_root_access`): on each node FQDN, as the API user, `sudo-g5k` appends the user's
+NFS-home public keys to root's authorized_keys, each key once (EnOSlib's
+`grant_root_access`, made idempotent), so that the inventory's `root` logins work.
+
+The resource depends on the site's deployments and kavlan ports. Its create reads the
+reference description of the nodes (one `GET /sites/{site}/clusters/{c}/nodes` per
+cluster), builds a `G5kHost` per deployed node and runs its `dhcp_networks_command`
+(EnOSlib's: `ip link set <nic> up; dhclient <nics>`, predictable NIC names) on the nodes
+in parallel, as root through the same jump hosts as the inventory.
+
+The SSH executor is `bedform.remote.run_many` unless the driver context's options hold
+`g5k_remote`: a callable `(pairs: list[(Host, command)], *, timeout) -> {alias: Result}`
+(tests record the commands sent to emulated nodes with it). Against an emulator (API on
+loopback) the commands are computed and recorded but not run: its nodes do not exist
+(`BEDFORM_G5K_REMOTE=ssh` runs them anyway, `=skip` never runs them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from bedform.objects import Host
+from bedform.providers.base import Ref, Resource
+from bedform.providers.g5k.client import Api
+from bedform.providers.g5k.config import KAVLAN_TYPES, G5kConf
+from bedform.providers.g5k.host import G5kHost
+
+DHCP_TIMEOUT = 300
+REMOTE_ENV = "BEDFORM_G5K_REMOTE"
+
+Executor = Callable[..., Mapping[str, Any]]
+
+
+def executor(options: Mapping[str, Any], api: Api) -> Executor | None:
+    """The SSH executor: `options["g5k_remote"]`, else `bedform.remote.run_many`; None
+    (skip) when the API is an emulator on loopback, whose nodes do not exist, unless
+    `BEDFORM_G5K_REMOTE=ssh` (a real API reached through a local tunnel).
+    `BEDFORM_G5K_REMOTE=skip` always skips."""
+    custom = options.get("g5k_remote")
+    if custom is not None:
+        return custom
+    mode = os.environ.get(REMOTE_ENV, "").strip().lower()
+    if mode == "skip" or (mode != "ssh" and _loopback(str(getattr(api.gk, "_uri", "")))):
+        return None
+    from bedform import remote
+
+    return remote.run_many
+
+
+def _loopback(uri: str) -> bool:
+    host = urlsplit(uri).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dhcp_resource(name: str, site: str, job: str, groups: Sequence[Mapping[str, Any]],
+                  conf: G5kConf, username: str) -> list[Resource]:
+    """`<name>.dhcp[<site>]` when some node of the site has a secondary kavlan network
+    (deploy jobs only: nodes of other jobs are not reachable as root)."""
+    kavlan = {n.id for n in conf.networks if n.site == site and n.type in KAVLAN_TYPES}
+    ports = {s: Ref(f"{name}.vlan_port[{s}]", "interfaces")
+             for g in groups for s in g["secondary"] if s in kavlan}
+    if not ports:
+        return []
+    primaries = list(dict.fromkeys(g["primary"] for g in groups))
+    inputs: dict[str, Any] = {
+        "site": site,
+        "groups": [{"primary": g["primary"], "secondary": list(g["secondary"])}
+                   for g in groups],
+        "assigned": Ref(job, "groups"),
+        "deployed": {p: Ref(f"{name}.deployment[{site}/{p}]", "deployed")
+                     for p in primaries},
+        "vlans": {p: Ref(job, f"vlan[{p}]") for p in primaries if p in kavlan},
+        "ports": ports,
+        "jump": _jump(conf, username),
+    }
+    return [Resource(f"{name}.dhcp[{site}]", "g5k_dhcp", inputs)]
+
+
+def _jump(conf: G5kConf, username: str) -> dict[str, Any]:
+    jump = conf.jump if conf.jump is not None else \
+        not socket.getfqdn().endswith("grid5000.fr")
+    return {"gateway": conf.gateway, "gateway_user": username} if jump else {}
+
+
+def root_access_resource(name: str, site: str, job: str, conf: G5kConf,
+                         username: str) -> list[Resource]:
+    return [Resource(f"{name}.root_access[{site}]", "g5k_root_access",
+                     {"site": site, "nodes": Ref(job, "assigned_nodes"), "user": username,
+                      "jump": _jump(conf, username)})]
+
+
+def run_root_access(api: Api, inputs: Mapping[str, Any], options: Mapping[str, Any],
+                    progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    hosts = [Host(node, alias=node, user=inputs["user"], extra=dict(inputs["jump"]))
+             for node in sorted(inputs.get("nodes") or [])]
+    run = executor(options, api)
+    if hosts and run is None:
+        progress(f"emulated Grid'5000 API: root access not granted on {len(hosts)} node(s)")
+    elif hosts:
+        progress(f"granting root access on {len(hosts)} node(s)")
+        run([(h, G5kHost.grant_root_access_command()) for h in hosts],
+            timeout=DHCP_TIMEOUT)
+    return {"hosts": [h.alias for h in hosts], "executed": run is not None}
+
+
+def dhcp_hosts(api: Api, inputs: Mapping[str, Any]) -> list[G5kHost]:
+    """The deployed nodes of the site that have a NIC in one of the kavlan ports."""
+    site = inputs["site"]
+    ports = inputs.get("ports") or {}
+    deployed = inputs.get("deployed") or {}
+    vlans = inputs.get("vlans") or {}
+    jump = inputs.get("jump") or {}
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    for group, nodes in zip(inputs["groups"], inputs.get("assigned") or [], strict=False):
+        if not any(net in ports for net in group["secondary"]):
+            continue
+        primary = group["primary"]
+        allowed = deployed.get(primary)
+        for node in nodes:
+            if allowed is None or node in allowed:
+                wanted.append((node, group))
+    descriptions: dict[str, dict[str, Any]] = {}
+    for cluster in sorted({node.split("-", 1)[0] for node, _ in wanted}):
+        for item in api.get(f"/sites/{site}/clusters/{cluster}/nodes")["items"]:
+            descriptions[f"{item['uid']}.{site}.grid5000.fr"] = item
+    hosts = []
+    for node, group in wanted:
+        vlan = vlans.get(group["primary"])
+        extra = dict(jump)
+        if vlan and str(vlan).isdigit() and 1 <= int(vlan) <= 3:   # kavlan-local
+            extra.update(internal_gateway=f"kavlan-{vlan}.{site}.grid5000.fr",
+                         internal_gateway_user="root")
+        hosts.append(G5kHost(node, primary_network=group["primary"], primary_vlan=vlan,
+                             secondary_networks=group["secondary"],
+                             apinode=descriptions.get(node, {}), extra=extra))
+    return hosts
+
+
+def run_dhcp(api: Api, inputs: Mapping[str, Any], options: Mapping[str, Any],
+             progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    ports = set(inputs.get("ports") or {})
+    pairs: list[tuple[Host, str]] = []
+    for g5k_host in dhcp_hosts(api, inputs):
+        command = g5k_host.dhcp_networks_command(ports)
+        if command:
+            pairs.append((g5k_host.to_enoslib(), command))
+    run = executor(options, api)
+    if pairs and run is None:
+        progress(f"emulated Grid'5000 API: dhcp not run on {len(pairs)} node(s)")
+    elif pairs:
+        progress(f"dhcp on the secondary NICs of {len(pairs)} node(s)")
+        run(pairs, timeout=DHCP_TIMEOUT)
+    return {"hosts": sorted(h.alias for h, _ in pairs),
+            "commands": {h.alias: c for h, c in pairs}, "executed": run is not None}
