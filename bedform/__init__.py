@@ -22,6 +22,9 @@ _EXPORTS = {
     "G5kClusterConf": "bedform.providers.g5k", "G5kServersConf": "bedform.providers.g5k",
     "G5kNetworkConf": "bedform.providers.g5k",
     "Engine": "bedform.planner.engine", "load_stack": "bedform.stack",
+    "Providers": "bedform.providers.multi", "find_slot": "bedform.providers.multi",
+    "find_slot_and_start": "bedform.providers.multi",
+    "start_provider_within_bounds": "bedform.providers.multi",
 }
 _ERRORS = ("EnosError", "ConfigError", "ProviderError", "InvalidReservationTime",
            "InvalidReservationTooOld", "InvalidReservationCritical", "NoSlotError",

@@ -294,6 +294,7 @@ def show(options: Options, planfile: str | None, as_json: bool) -> None:
 @pass_options
 def output(options: Options, fmt: str) -> None:
     """Print the roles and networks: JSON, an Ansible inventory or an ssh config."""
+    from bedform.errors import StateError
     from bedform.inventory import ansible_inventory, outputs_json, ssh_config
     from bedform.objects import networks_from_dict, roles_from_dict
 
@@ -304,8 +305,12 @@ def output(options: Options, fmt: str) -> None:
             session.kinds()  # loads the drivers, which register their object classes
         if not outputs:
             fail("no outputs: nothing has been applied yet", "Run `bedform apply` first.")
-        roles = roles_from_dict(outputs.get("roles", {}))
-        networks = networks_from_dict(outputs.get("networks", {}))
+        try:
+            roles = roles_from_dict(outputs.get("roles", {}))
+            networks = networks_from_dict(outputs.get("networks", {}))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StateError(f"state file {engine.store.path} has malformed outputs: {exc}",
+                             hint="Run `bedform apply` to compute them again.") from None
         if fmt == "json":
             click.echo(json.dumps(outputs_json(roles, networks), indent=1, sort_keys=True))
         elif fmt == "ansible":
@@ -395,6 +400,65 @@ def graph(options: Options, destroy: bool) -> None:
         for (op1, a1), (op2, a2) in sorted(dag.edges):
             click.echo(f'  "{op1} {a1}" -> "{op2} {a2}";')
         click.echo("}")
+
+
+@main.command()
+@click.option("--window", default="2h", show_default=True,
+              help="How far after the start to search (2h, 90m, 3600...).")
+@click.option("--start", "start", default=None,
+              help="Earliest start: 'YYYY-MM-DD HH:MM' UTC, an epoch, or +30m "
+              "(default: now + 1 minute).")
+@pass_options
+def slots(options: Options, window: str, start: str | None) -> None:
+    """Print the candidate start times per provider and the common one; reserves
+    nothing."""
+    from bedform.planner import slots as slotmod
+
+    with reported(options):
+        try:
+            seconds = slotmod.parse_duration(window)
+            begin = slotmod.parse_time(start) if start else None
+        except ValueError as error:
+            fail(str(error))
+        engine = options.engine()
+        with engine.session("slots", lock=False) as session:
+            session.preflight()
+            observed = session.refresh()
+            result = session.slot_plan(begin, seconds, observed=observed, candidates=True,
+                                       force=True)
+        assert result is not None
+        if result.search_start is not None:
+            click.echo(f"Search: {slotmod.fmt_utc(result.search_start)} to "
+                       f"{slotmod.fmt_utc(result.search_start + result.window)}, "
+                       f"{slotmod.TIME_INCREMENT} s steps.")
+        for name in result.slotted:
+            accepted = result.candidates.get(name, [])
+            if name in result.refusals and not accepted and \
+                    result.refusals[name].startswith("cannot check"):
+                click.echo(f"  {name}: cannot check availability in advance")
+                continue
+            where = ", ".join(slotmod.ranges(accepted)) if accepted else "none"
+            click.echo(f"  {name}: {len(accepted)} candidate start(s): {where}")
+            if name in result.refusals:
+                click.echo(f"      last refusal: {result.refusals[name]}")
+        for name, at in result.reloaded.items():
+            since = f" (start {slotmod.fmt_utc(at)})" if at is not None else ""
+            click.echo(f"  {name}: already reserved{since}; reloaded, not re-reserved")
+        for name, reservation in result.fixed.items():
+            click.echo(f"  {name}: fixed reservation {reservation} (Europe/Paris)")
+        for name in result.on_demand:
+            click.echo(f"  {name}: no reservations, available now")
+        if result.error:
+            fail(result.error.split("\n", 1)[0], result.error.split("\n", 1)[-1])
+        if result.start is not None:
+            notes = result.notes()
+            click.echo("Common start: " + (notes[0] if notes else
+                                            slotmod.fmt_utc(result.start)))
+            for note in notes[1:]:
+                click.echo(f"Note: {note}")
+        elif not result.slotted:
+            click.echo("Nothing to reserve: no provider needs a new reservation.")
+        click.echo("Nothing was reserved.")
 
 
 @main.command("force-unlock")

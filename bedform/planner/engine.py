@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -18,8 +19,9 @@ from typing import Any
 
 import attrs
 
-from bedform.errors import ApplyError, ApplyInterrupted, ConfigError
+from bedform.errors import ApplyError, ApplyInterrupted, ConfigError, NoSlotError
 from bedform.objects import Networks, Roles, networks_to_dict, roles_to_dict
+from bedform.planner import slots as slotmod
 from bedform.planner.apply import ApplyResult, EventSink, Executor
 from bedform.planner.diff import Action, compute_drift, destroy_changes, diff
 from bedform.planner.plan import DEFAULT_PLAN_TTL, Mode, Plan, restrict_to_targets
@@ -33,6 +35,7 @@ from bedform.providers.base import (
     Record,
     Ref,
     Resource,
+    SlotCheck,
     Status,
     substitute_refs,
 )
@@ -109,14 +112,114 @@ class Session:
             self.driver(provider).preflight(section.conf if section else None)
 
     # -- planning ----------------------------------------------------------------------
-    def desired(self) -> DesiredSet:
-        """Expand every provider section into desired resources."""
+    def desired(self, overrides: Mapping[str, Any] | None = None) -> DesiredSet:
+        """Expand every provider section into desired resources (`overrides`: confs
+        replacing some sections' ones, e.g. with the slot step's reservation)."""
         resources = []
+        overrides = overrides or {}
         for name, section in self.stack.providers.items():
             prior = {a: r for a, r in self.state.resources.items() if r.provider == name}
-            for resource in self.driver(name).expand(name, section.conf, records=prior):
-                resources.append(_with_provider(resource, name))
-        return DesiredSet.build(resources)
+            conf = overrides.get(name, section.conf)
+            try:
+                expanded = self.driver(name).expand(name, conf, records=prior)
+            except ConfigError as exc:
+                raise exc.within(self._stack_file, ("providers", name)) from None
+            resources += [_with_provider(resource, name) for resource in expanded]
+        try:
+            return DesiredSet.build(resources)
+        except ConfigError as exc:
+            raise exc.within(self._stack_file) from None
+
+    @property
+    def _stack_file(self) -> str | None:
+        return str(self.stack.path) if self.stack.path else None
+
+    def slot_plan(self, start: float | None = None, window: float | None = None, *,
+                  observed: Mapping[str, Observed] | None = None, candidates: bool = False,
+                  force: bool = False) -> slotmod.SlotPlan | None:
+        """The common start of the reserving jobs this apply would make.
+
+        Providers whose jobs are alive (reload) keep their reservation and are not
+        searched; one with an explicit reservation keeps it; providers without
+        reservations come up at apply. The search runs when at least two reserving jobs
+        are to be made (providers, or sites of one Grid'5000 provider) or with `force`
+        (`bedform slots`); None when there is nothing to decide.
+        """
+        observed = self._observed if observed is None else observed
+        kinds = self.kinds()
+        plan = slotmod.SlotPlan(window=slotmod.DEFAULT_WINDOW if window is None or window < 0
+                                else float(window))
+        checkers: dict[str, slotmod.Checker] = {}
+        confs: dict[str, Any] = {}
+        units = 0
+        for name, section in self.stack.providers.items():
+            driver = self.driver(name)
+            if not (driver.capabilities.advance_reservation and _reserving(driver)):
+                plan.on_demand.append(name)
+                continue
+            conf = section.conf
+            live = {a: r for a, r in self.state.resources.items()
+                    if r.provider == name and r.kind in kinds and kinds[r.kind].expires
+                    and r.status == Status.READY
+                    and observed.get(a, Observed(alive=True)).alive}
+            if live:
+                recorded = driver.recorded_reservation(conf, live)
+                plan.reloaded[name] = recorded[0] if recorded else None
+                if recorded:
+                    plan.overrides[name] = driver.with_reservation(
+                        conf, recorded[0], recorded[1] - driver.walltime(conf))
+                continue
+            if getattr(conf, "reservation", None):
+                plan.fixed[name] = str(conf.reservation)
+                continue
+            units += len(getattr(conf, "sites", None) or [name])
+            plan.slotted.append(name)
+            confs[name] = conf
+            if driver.capabilities.test_slot:
+                checkers[name] = functools.partial(driver.test_slot, conf)
+            else:
+                checkers[name] = _cannot_check
+        # jobs of this stack reserved earlier and not started yet: new ones join them
+        pending = [at for at in plan.reloaded.values()
+                   if at is not None and at > slotmod.now()]
+        units += len(pending)
+        if not plan.slotted or (units < 2 and not force):
+            plan.slotted = []
+            return plan if plan.overrides or force else None
+        if start is not None and start >= 0:
+            plan.search_start = float(start)
+        elif pending:
+            plan.search_start = max(pending)
+        else:
+            plan.search_start = slotmod.default_start()
+        if candidates:
+            for name, check in checkers.items():
+                accepted, refusal = slotmod.candidate_starts(check, plan.search_start,
+                                                             plan.window)
+                plan.candidates[name] = accepted
+                if refusal is not None:
+                    plan.refusals[name] = refusal.reason or (
+                        "cannot check availability" if refusal.ok is None else "busy")
+        try:
+            result = slotmod.find_common_slot(checkers, plan.search_start, plan.window)
+        except NoSlotError as error:
+            if not candidates:
+                raise
+            plan.error = str(error)
+            return plan
+        plan.unchecked = list(result.unchecked)
+        begin, offset = slotmod.bounds(result.start)
+        plan.start = begin
+        for name in plan.slotted:
+            driver = self.driver(name)
+            walltime = driver.walltime(confs[name]) + offset
+            if walltime <= 0:
+                raise NoSlotError(f"{name}: starting at {slotmod.fmt_utc(begin)} to keep the "
+                                  "common end leaves no walltime")
+            plan.walltimes[name] = walltime
+            plan.offsets[name] = offset
+            plan.overrides[name] = driver.with_reservation(confs[name], begin, offset)
+        return plan
 
     def refresh(self) -> dict[str, Observed]:
         """Observe every recorded object; one batched call per provider, in parallel."""
@@ -141,10 +244,16 @@ class Session:
 
     def plan(self, mode: Mode = Mode.APPLY, *, targets: Collection[str] = (),
              replace: Collection[str] = (), refresh: bool = True,
-             ttl: float = DEFAULT_PLAN_TTL) -> Plan:
-        """Refresh, then compute the plan for `mode`."""
+             ttl: float = DEFAULT_PLAN_TTL, slot_start: float | None = None,
+             slot_window: float | None = None) -> Plan:
+        """Refresh, then compute the plan for `mode`.
+
+        With several reserving jobs to make (providers or Grid'5000 sites), the common
+        start is computed first (`slot_plan`) and shown as a plan note.
+        """
         now = time.time()
         desired = DesiredSet.build([]) if mode == Mode.DESTROY else self.desired()
+        configured = desired
         unknown = [a for a in replace if a not in desired.resources]
         if unknown:
             raise ConfigError(f"--replace {unknown[0]} is not a resource of the stack",
@@ -153,13 +262,19 @@ class Session:
         observed = self.refresh() if refresh else {}
         records = self.state.resources
         drift = compute_drift(records, observed, now)
+        notes = []
+        if mode == Mode.APPLY:
+            slot = self.slot_plan(slot_start, slot_window, observed=observed)
+            if slot is not None:
+                notes += slot.notes()
+                if slot.overrides:
+                    desired = self.desired(slot.overrides)
         if mode == Mode.APPLY:
             changes = diff(desired, records, observed, self.kinds(), replace=replace, now=now)
         elif mode == Mode.DESTROY:
             changes = destroy_changes(records, observed)
         else:
             changes = []
-        notes = []
         if targets:
             changes = restrict_to_targets(changes, targets)
             notes.append("Resource targeting is in effect: the plan may be incomplete.")
@@ -168,7 +283,8 @@ class Session:
                 if a in kept and r.expires_at is not None]
         return Plan(mode=mode, changes=changes, drift=drift, desired=desired,
                     lineage=self.state.lineage, serial=self.state.serial,
-                    config_hash=self.config_hash(desired if mode != Mode.DESTROY else None),
+                    config_hash=self.config_hash(configured if mode != Mode.DESTROY
+                                                 else None),
                     created_at=now, expires_at=min([now + ttl, *ends]),
                     targets=tuple(targets), notes=notes)
 
@@ -304,6 +420,19 @@ class Session:
                 roles[name] += provider_roles.all()
                 networks[name] += provider_networks.all()
         return roles, networks
+
+
+def _reserving(driver: Driver) -> bool:
+    """Whether the driver has the `Reserving` methods (`test_slot` only when its
+    capabilities say it can check availability)."""
+    needed = ["walltime", "with_reservation", "recorded_reservation"]
+    if driver.capabilities.test_slot:
+        needed.append("test_slot")
+    return all(callable(getattr(driver, name, None)) for name in needed)
+
+
+def _cannot_check(start: float, end: float) -> SlotCheck:
+    return SlotCheck(ok=None, reason="cannot check availability in advance")
 
 
 def _with_provider(resource: Resource, provider: str) -> Resource:

@@ -148,6 +148,51 @@ class Capabilities:
 
 
 @attrs.frozen
+class SlotCheck:
+    """A driver's answer to "could this configuration start at `start`?".
+
+    `ok` is None when the driver cannot check availability in advance (the caller must
+    say so, never assume "yes"). `reason` says what blocks (cluster, counts, times);
+    `hint` is an epoch before which the answer cannot become yes (None: unknown).
+    """
+
+    ok: bool | None
+    reason: str = ""
+    hint: float | None = None
+
+
+@runtime_checkable
+class Reserving(Protocol):
+    """Optional driver methods of testbeds with advance reservations
+    (`capabilities.advance_reservation`); the planner's slot step uses them. `test_slot`
+    is needed only with `capabilities.test_slot`: without it the plan says the driver
+    cannot check availability, it never assumes "yes".
+
+    Epochs are UTC seconds; drivers convert to the testbed's wall clock themselves.
+    """
+
+    def test_slot(self, conf: Any, start: float, end: float) -> SlotCheck:
+        """Whether the configuration's resources are free from `start` for the walltime
+        (`end` is the end of the search window)."""
+        ...
+
+    def walltime(self, conf: Any) -> int:
+        """The configuration's walltime in seconds."""
+        ...
+
+    def with_reservation(self, conf: Any, start: float, offset: int = 0) -> Any:
+        """A copy of `conf` reserving at `start` with the walltime changed by `offset`
+        seconds (raises NegativeWalltime when it would be zero or less)."""
+        ...
+
+    def recorded_reservation(self, conf: Any, records: Mapping[str, Record]
+                             ) -> tuple[float, int] | None:
+        """(start epoch, walltime s) of the live jobs `records` hold when they were made
+        by the slot step (conf without a reservation), so a reload keeps them."""
+        ...
+
+
+@attrs.frozen
 class DriverContext:
     """Where a driver runs: the stack it serves and the directory it may keep files in."""
 

@@ -130,6 +130,16 @@ class Provider:
             session.apply(session.plan(Mode.DESTROY),
                           events=lambda event: self.echo(human_event(event)))
 
+    @property
+    def reserves(self) -> bool:
+        """Whether this testbed has reservations (else: always available, now)."""
+        return driver_class(self.type_name).capabilities.advance_reservation
+
+    @property
+    def can_test_slot(self) -> bool:
+        """Whether `test_slot` really checks availability (declared by the driver)."""
+        return driver_class(self.type_name).capabilities.test_slot
+
     def test_slot(self, start_time: int, end_time: int) -> bool:
         """Whether the resources are free in [start, end]; True for on-demand providers."""
         return True

@@ -6,6 +6,7 @@ from bedform.providers.g5k.config import (
     G5kNetworkConf,
     G5kServersConf,
 )
+from bedform.providers.g5k.host import G5kHost
 from bedform.providers.g5k.objects import (
     G5kEnosProd4Network,
     G5kEnosProd6Network,
@@ -23,8 +24,10 @@ __all__ = [
     "G5kEnosSubnetNetwork",
     "G5kEnosVlan4Network",
     "G5kEnosVlan6Network",
+    "G5kHost",
     "G5kNetworkConf",
     "G5kServersConf",
+    "G5kTunnel",
 ]
 
 
@@ -35,4 +38,8 @@ def __getattr__(name: str):
         from bedform.providers.g5k.provider import G5k
 
         return G5k
+    if name == "G5kTunnel":
+        from bedform.providers.g5k.tunnel import G5kTunnel
+
+        return G5kTunnel
     raise AttributeError(name)

@@ -16,14 +16,22 @@ per job only when a recorded job is gone (to say why), and a GET per vlan holdin
 from __future__ import annotations
 
 import contextlib
+import copy
 import glob
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bedform.errors import ConfigError, NotEnoughNodesError, PreflightError, ProviderError
+from bedform.errors import (
+    ConfigError,
+    NegativeWalltime,
+    NotEnoughNodesError,
+    PreflightError,
+    ProviderError,
+)
 from bedform.objects import Host, Networks, Roles
 from bedform.providers.base import (
     ApplyContext,
@@ -34,10 +42,17 @@ from bedform.providers.base import (
     Record,
     Ref,
     Resource,
+    SlotCheck,
     Status,
 )
 from bedform.providers.g5k import config as g5kconf
-from bedform.providers.g5k.client import Api, ApiError, epoch_to_paris, submit_error
+from bedform.providers.g5k.client import (
+    Api,
+    ApiError,
+    epoch_to_paris,
+    paris_to_epoch,
+    submit_error,
+)
 from bedform.providers.g5k.config import (
     KAVLAN_TYPES,
     SUBNET_TYPES,
@@ -134,6 +149,10 @@ class G5kDriver:
                                    description="kadeploy of the nodes of a primary network"),
         "g5k_vlan_port": KindSpec("g5k_vlan_port",
                                   description="secondary NICs attached to a kavlan"),
+        "g5k_dhcp": KindSpec("g5k_dhcp",
+                             description="dhclient on the secondary NICs, over SSH"),
+        "g5k_root_access": KindSpec("g5k_root_access",
+                                    description="root accepts the user's keys (no deploy)"),
     }
     capabilities = Capabilities(advance_reservation=True, test_slot=True,
                                 walltime_update=True, max_concurrent_calls=6)
@@ -142,6 +161,7 @@ class G5kDriver:
         self.context = context
         self._api: Api | None = None
         self._site_cache: dict[str, dict[str, Any]] = {}
+        self._status_cache: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -228,6 +248,15 @@ class G5kDriver:
                     f"{name}.vlan_port[{net_id}]", "g5k_vlan_port",
                     {"site": site, "vlan": Ref(job, f"vlan[{net_id}]"),
                      "interfaces": Ref(job, f"secondary[{net_id}]")}))
+            if deploy and conf.dhcp:
+                from bedform.providers.g5k.remote_setup import dhcp_resource
+
+                resources += dhcp_resource(name, site, job, groups, conf,
+                                           self._username())
+            elif not deploy:
+                from bedform.providers.g5k.remote_setup import root_access_resource
+
+                resources += root_access_resource(name, site, job, conf, self._username())
         return resources
 
     @staticmethod
@@ -337,6 +366,15 @@ class G5kDriver:
             return self._create_job(resource, ctx)
         if resource.kind == "g5k_deployment":
             return self._create_deployment(resource, ctx)
+        if resource.kind == "g5k_dhcp":
+            from bedform.providers.g5k.remote_setup import run_dhcp
+
+            return run_dhcp(self.api, resource.inputs, self.context.options, ctx.progress)
+        if resource.kind == "g5k_root_access":
+            from bedform.providers.g5k.remote_setup import run_root_access
+
+            return run_root_access(self.api, resource.inputs, self.context.options,
+                                   ctx.progress)
         return self._create_vlan_port(resource, ctx)
 
     def _create_job(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
@@ -526,6 +564,146 @@ class G5kDriver:
         return {**job_attributes(job, resource.inputs, strict=False),
                 "site_info": self._site_info(site)}
 
+    # -- reservations: the slot step and EnOSlib's async_init ----------------------------
+    def walltime(self, conf: G5kConf) -> int:
+        return walltime_seconds(conf.walltime)
+
+    def with_reservation(self, conf: G5kConf, start: float, offset: int = 0) -> G5kConf:
+        """A copy of `conf` reserving at `start` (UTC epoch, written in Europe/Paris wall
+        clock as OAR wants) with the walltime changed by `offset` seconds. Every site's
+        job of the conf gets that same start."""
+        seconds = walltime_seconds(conf.walltime) + int(offset)
+        if seconds <= 0:
+            raise NegativeWalltime(f"walltime {conf.walltime} {offset:+d} s would be zero "
+                                   "or negative")
+        new = copy.deepcopy(conf)
+        new.reservation = epoch_to_paris(start)
+        new.walltime = format_walltime(seconds)
+        return new
+
+    def recorded_reservation(self, conf: G5kConf, records: Mapping[str, Record]
+                             ) -> tuple[float, int] | None:
+        if conf.reservation:
+            return None
+        for record in sorted(records.values(), key=lambda r: r.address):
+            if record.kind == "g5k_job" and record.inputs.get("reservation"):
+                return (paris_to_epoch(record.inputs["reservation"]),
+                        walltime_seconds(record.inputs["walltime"]))
+        return None
+
+    def _cluster_status(self, site: str, cluster: str) -> dict[str, Any]:
+        key = (site, cluster)
+        if key not in self._status_cache:
+            self._status_cache[key] = self.api.get(
+                f"/sites/{site}/clusters/{cluster}/status") or {}
+        return self._status_cache[key]
+
+    def test_slot(self, conf: G5kConf, start: float, end: float) -> SlotCheck:
+        """Enough nodes free on every cluster for the walltime from `start` (EnOSlib's
+        cluster-status model, §4.3; one status call per cluster, cached by this driver).
+
+        A refusal names the cluster, the counts and the blocking jobs, and hints at the
+        earliest time enough blocked nodes could be free (a lower bound).
+        """
+        if not paris_expressible(start):
+            later = next((start + k * 300 for k in range(1, 14)
+                          if paris_expressible(start + k * 300)), None)
+            return SlotCheck(ok=False, hint=later, reason=(
+                f"{_utc(start)} is in the repeated hour of the daylight-saving change: "
+                "OAR's Europe/Paris wall-clock date cannot name it"))
+        duration = walltime_seconds(conf.walltime)
+        demands: dict[tuple[str, str], list[Any]] = {}
+        for machine in conf.machines:
+            servers = list(getattr(machine, "servers", []))
+            cluster = machine.cluster or (servers[0].split("-", 1)[0] if servers else "")
+            entry = demands.setdefault((machine.site or "", cluster), [0, []])
+            entry[0] += machine.nodes
+            entry[1] += servers
+        for (site, cluster), (count, servers) in sorted(demands.items()):
+            free: set[str] = set()
+            blocked: dict[str, tuple[float, list[str]]] = {}
+            for node, data in self._cluster_status(site, cluster).get("nodes", {}).items():
+                if data.get("hard") in ("dead", "suspected"):
+                    continue
+                ends, jobs = [], []
+                for res in data.get("reservations", []):
+                    if res.get("queue") == "besteffort":
+                        continue
+                    begin = res.get("started_at") or res.get("scheduled_at")
+                    if not begin:
+                        continue   # no known time: it cannot block a given start
+                    finish = begin + int(res.get("walltime", 0))
+                    if begin < start + duration and start < finish:
+                        ends.append(finish)
+                        jobs.append(f"{res.get('uid')} ({res.get('user', '?')})")
+                if ends:
+                    blocked[node] = (max(ends), jobs)
+                else:
+                    free.add(node)
+            missing = [s for s in servers if s not in free]
+            if len(free) >= count and not missing:
+                continue
+            need = count - len(free)
+            releases = sorted(end for end, _ in blocked.values())
+            hint = releases[need - 1] if 0 < need <= len(releases) else None
+            if need > len(releases):
+                hint = None
+            for server in missing:
+                if server in blocked:
+                    hint = max(hint or 0.0, blocked[server][0])
+            jobs = sorted({j for _, js in blocked.values() for j in js})
+            reason = (f"{site}/{cluster}: {len(free)} of {count} node(s) free for "
+                      f"{format_walltime(duration)} from {_utc(start)}")
+            if missing:
+                reason += f"; not free: {', '.join(missing)}"
+            if jobs:
+                reason += f"; busy with job(s) {', '.join(jobs[:5])}"
+            if hint:
+                reason += f" until {_utc(hint)} at least"
+            return SlotCheck(ok=False, reason=reason, hint=hint)
+        return SlotCheck(ok=True)
+
+    def submit_jobs(self, resources: Sequence[Resource]) -> dict[str, int]:
+        """Submit the job resources without waiting (EnOSlib's async reserve); a job of
+        ours with the same name is reused. An OAR refusal raises InvalidReservationTime
+        with the hinted (Europe/Paris, tz-aware) start."""
+        uids: dict[str, int] = {}
+        for resource in resources:
+            if resource.kind != "g5k_job":
+                continue
+            inputs = resource.inputs
+            site = inputs["site"]
+            found = self.api.get(f"/sites/{site}/jobs", user=self.api.username,
+                                 state=ACTIVE, name=inputs["name"])["items"]
+            if found:
+                uids[site] = min(i["uid"] for i in found)
+                continue
+            payload: dict[str, Any] = {
+                "name": inputs["name"], "types": list(inputs["types"]),
+                "resources": f"{inputs['resources']},walltime={inputs['walltime']}",
+                "command": "sleep 31536000", "queue": inputs["queue"]}
+            for key in ("project", "reservation"):
+                if inputs.get(key):
+                    payload[key] = inputs[key]
+            try:
+                uids[site] = self.api.post(f"/sites/{site}/jobs", payload)["uid"]
+            except ApiError as error:
+                raise submit_error(error, site, inputs["resources"]) from None
+        return uids
+
+    def find_jobs(self, conf: G5kConf) -> dict[str, list[dict[str, Any]]]:
+        """Our active jobs named like the conf's, per site."""
+        name = self.job_name(conf)
+        return {site: self.api.get(f"/sites/{site}/jobs", user=self.api.username,
+                                   state=ACTIVE, name=name)["items"]
+                for site in conf.sites}
+
+    def kill_jobs(self, conf: G5kConf) -> None:
+        for site, items in self.find_jobs(conf).items():
+            for item in items:
+                with contextlib.suppress(ApiError):
+                    self.api.delete(f"/sites/{site}/jobs/{item['uid']}")
+
     # -- inventory -----------------------------------------------------------------------
     def inventory(self, name: str, conf: G5kConf, records: Mapping[str, Record]
                   ) -> tuple[Roles, Networks]:
@@ -571,6 +749,16 @@ class G5kDriver:
                 for obj in _network_objects(net, attrs_, info):
                     networks.add_one(obj, list(net.roles) or [net.id])
         return roles, networks
+
+
+def paris_expressible(epoch: float) -> bool:
+    """Whether the Europe/Paris wall-clock string of `epoch` names it (not so in the
+    second pass of the repeated hour in October, which OAR reads as the first)."""
+    return paris_to_epoch(epoch_to_paris(epoch)) == int(epoch)
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _conf_net(conf: G5kConf, net_id: str) -> g5kconf.G5kNetworkConf | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -10,9 +11,11 @@ from typing import Any, ClassVar
 
 from bedform.errors import NegativeWalltime
 from bedform.objects import Host
-from bedform.providers.facade import Provider
+from bedform.providers.base import SlotCheck
+from bedform.providers.facade import Provider, _instance_name
 from bedform.providers.g5k.client import PARIS, Api, ApiError, epoch_to_paris, paris_to_epoch
 from bedform.providers.g5k.config import G5kConf, format_walltime, walltime_seconds
+from bedform.providers.g5k.driver import G5kDriver
 
 
 class G5k(Provider):
@@ -32,41 +35,57 @@ class G5k(Provider):
             raise NegativeWalltime("the walltime would be zero or negative")
         self.provider_conf.walltime = format_walltime(seconds)
 
+    def _driver(self) -> G5kDriver:
+        """The driver this facade checks slots and submits through (cluster status is
+        fetched once per provider instance, as in EnOSlib)."""
+        driver = self.__dict__.get("_slot_driver")
+        if driver is None:
+            from bedform.providers.base import DriverContext
+
+            driver = G5kDriver(DriverContext(stack_name=self.stack_name, stack_id="",
+                                             state_dir=self.state_dir))
+            self.__dict__["_slot_driver"] = driver
+        return driver
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> G5k:
+        clone = copy.copy(self)
+        clone.__dict__ = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
+                          if k != "_slot_driver"}
+        return clone
+
+    def forget_availability(self) -> None:
+        """Drop the cached cluster status (after a refusal showed it stale)."""
+        self.__dict__.pop("_slot_driver", None)
+
+    def check_slot(self, start_time: int, end_time: int) -> SlotCheck:
+        """`test_slot` with the reason of a refusal and a hint of when it could start."""
+        return self._driver().test_slot(self.provider_conf, start_time, end_time)
+
     def test_slot(self, start_time: int, end_time: int) -> bool:
         """Whether enough nodes of each cluster are free for the walltime from `start_time`.
 
         One cluster status call per cluster (EnOSlib's model, §4.3); `end_time` is unused.
         """
-        conf = self.provider_conf
-        duration = walltime_seconds(conf.walltime)
-        api = Api()
-        demands: dict[tuple[str, str], list[Any]] = {}
-        for machine in conf.machines:
-            entry = demands.setdefault((machine.site or "", machine.cluster), [0, []])
-            entry[0] += machine.nodes
-            entry[1] += list(getattr(machine, "servers", []))
-        for (site, cluster), (count, servers) in demands.items():
-            status = api.get(f"/sites/{site}/clusters/{cluster}/status")
-            candidates = set()
-            for node, data in status.get("nodes", {}).items():
-                if data.get("hard") in ("dead", "suspected"):
-                    continue
-                busy = False
-                for res in data.get("reservations", []):
-                    if res.get("queue") == "besteffort":
-                        continue
-                    start = res.get("started_at") or res.get("scheduled_at")
-                    if not start:
-                        break
-                    end = start + int(res.get("walltime", 0))
-                    if start < start_time + duration and start_time < end:
-                        busy = True
-                        break
-                if not busy:
-                    candidates.add(node)
-            if len(candidates) < count or any(s not in candidates for s in servers):
-                return False
-        return True
+        return bool(self.check_slot(start_time, end_time).ok)
+
+    def async_init(self, force_deploy: bool = False, start_time: int | None = None,
+                   **kwargs: Any) -> None:
+        """Submit the jobs (one per site, the same start) without waiting; `init` then
+        reloads them by name. An OAR refusal raises InvalidReservationTime(hint)."""
+        if start_time is not None:
+            self.set_reservation(start_time)
+        driver = self._driver()
+        name = _instance_name(self.name)
+        driver.submit_jobs(driver.expand(name, self.provider_conf, {}))
+
+    def is_created(self) -> bool:
+        """At least one active job of ours with the configuration's name (EnOSlib)."""
+        return any(self._driver().find_jobs(self.provider_conf).values())
+
+    def destroy(self, wait: bool = False, **kwargs: Any) -> None:
+        """Destroy what the state holds, and jobs `async_init` submitted by name."""
+        super().destroy(wait, **kwargs)
+        self._driver().kill_jobs(self.provider_conf)
 
     @staticmethod
     def reservation_epoch(conf: G5kConf) -> float | None:
@@ -75,6 +94,12 @@ class G5k(Provider):
     @staticmethod
     def now_paris() -> str:
         return datetime.now(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+
+    def tunnel(self, address: str, port: int, local_port: int = 0) -> tuple[str, int, Any]:
+        """EnOSlib's shortcut for `G5kTunnel(address, port, local_port).start()`."""
+        from bedform.providers.g5k.tunnel import G5kTunnel
+
+        return G5kTunnel(address, port, local_port).start()
 
 
 def _node_fqdn(address: str) -> str:
