@@ -140,9 +140,10 @@ def diff(
     now = time.time() if now is None else now
     changes: list[Change] = []
     recreated: set[str] = set()  # addresses whose attributes are unknown until apply
+    updated: dict[str, frozenset[str]] = {}  # address -> attributes its update may change
 
     def lookup(ref: Ref) -> Any:
-        if ref.address in recreated:
+        if ref.address in recreated or ref.attribute in updated.get(ref.address, ()):
             return UNKNOWN
         record = records.get(ref.address)
         if record is None:
@@ -159,6 +160,8 @@ def diff(
                            kinds[resource.kind], address in replace, recreated, now)
         if change.action in (Action.CREATE, Action.REPLACE):
             recreated.add(address)
+        elif change.action == Action.UPDATE:
+            updated[address] = kinds[resource.kind].update_changes
         changes.append(change)
 
     for address in sorted(set(records) - set(desired.resources)):
@@ -220,13 +223,14 @@ def _diff_one(resource: Resource, after: dict[str, Any], record: Record | None,
         return Change(action=Action.REPLACE, reason=Reason.TAINTED, **base)
     if requested:
         return Change(action=Action.REPLACE, reason=Reason.REQUESTED, **base)
-    if seen is not None and seen.drift:
-        return Change(action=Action.REPLACE, reason=Reason.CHANGED_OUTSIDE,
-                      detail="; ".join(seen.drift), **base)
     replaced_deps = [dep for dep in resource.dependencies() if dep in recreated]
     keys = sorted(set(record.inputs) | set(after))
     changed = [k for k in keys if record.inputs.get(k) != after.get(k)]
     forcing = tuple(k for k in changed if k not in spec.updatable)
+    if seen is not None and seen.drift:
+        repair = spec.repairs_drift and not forcing and not replaced_deps
+        return Change(action=Action.UPDATE if repair else Action.REPLACE,
+                      reason=Reason.CHANGED_OUTSIDE, detail="; ".join(seen.drift), **base)
     if forcing:
         return Change(action=Action.REPLACE, reason=Reason.INPUTS_CHANGED,
                       forces_replacement=forcing, **base)

@@ -86,12 +86,18 @@ class KindSpec:
     any other input forces replacement (the safe default: never plan an update the
     driver cannot perform). `expires` marks kinds that end by themselves (jobs, leases);
     `deploy` marks what `init(force_deploy=True)` redoes (deployments, hosts).
+    `repairs_drift` says drift on a living object is repaired in place by `update`
+    (e.g. redeploying only the nodes that failed) instead of replacing the object.
+    `update_changes` names the attributes an update may change: what refers to them
+    is "(known after apply)" while the update is planned.
     """
 
     name: str
     updatable: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     expires: bool = False
     deploy: bool = False
+    repairs_drift: bool = False
+    update_changes: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     description: str = ""
 
 

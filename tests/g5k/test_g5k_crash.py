@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+from grid5000 import Grid5000
+
 from tests.g5k.conftest import G5kStack, section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,3 +61,32 @@ def test_failed_node_is_retried_and_successes_kept(stack):
     dep = stack.state().resources["g5k.deployment[rennes/n1]"]
     assert node in dep.attributes["deployed"] and len(dep.attributes["deployed"]) == 3
     assert len(dep.attributes["uids"]) == 2 and dep.attributes["failed"] == []
+
+
+def test_node_failing_every_attempt_is_redeployed_alone_next_time(stack):
+    stack.write(**section())
+    node = "parasilo-1.rennes.grid5000.fr"
+    stack.emu.add_fault(kind="deploy_ko", nodes=[node], count=3)
+    stack.apply()
+    dep = stack.state().resources["g5k.deployment[rennes/n1]"]
+    assert dep.attributes["failed"] == [node]
+    plan = stack.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert "# g5k.deployment[rennes/n1] will be updated in-place (reason: changed " \
+        f"outside: nodes failed to deploy: {node})" in plan.output
+    # dhcp on the secondary NICs is redone once the node is deployed.
+    assert "# g5k.dhcp[rennes] must be replaced (reason: inputs changed)" in plan.output
+    assert "~ deployed = " in plan.output and "(known after apply)" in plan.output
+    assert "Plan: 1 to add, 1 to change, 1 to destroy." in plan.output
+    stack.emu.clear_requests()
+    stack.apply()
+    posts = [r for r in stack.emu.requests() if r["method"] == "POST"]
+    assert [r["path"] for r in posts] == ["/stable/sites/rennes/deployments"]
+    last = stack.state().resources["g5k.deployment[rennes/n1]"].attributes["uids"][-1]
+    client = Grid5000(**yaml.safe_load(Path(os.environ["BEDFORM_G5K_CONFIG"]).read_text()))
+    assert client.sites["rennes"].deployments[last].nodes == [node]
+    dep = stack.state().resources["g5k.deployment[rennes/n1]"]
+    assert dep.attributes["failed"] == [] and node in dep.attributes["deployed"]
+    assert len(dep.attributes["deployed"]) == 3
+    again = stack.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output

@@ -144,8 +144,10 @@ class G5kDriver:
     type_name = "g5k"
     kinds = {
         "g5k_job": KindSpec("g5k_job", updatable={"walltime"}, expires=True,
+                            update_changes={"walltime", "expires_at"},
                             description="OAR job, one per site"),
-        "g5k_deployment": KindSpec("g5k_deployment", deploy=True,
+        "g5k_deployment": KindSpec("g5k_deployment", deploy=True, repairs_drift=True,
+                                   update_changes={"deployed", "failed", "uids"},
                                    description="kadeploy of the nodes of a primary network"),
         "g5k_vlan_port": KindSpec("g5k_vlan_port",
                                   description="secondary NICs attached to a kavlan"),
@@ -432,10 +434,12 @@ class G5kDriver:
                                       "g5ksubnet": record.get("g5ksubnet", {}), "dns": dns}
         return self._site_cache[site]
 
-    def _create_deployment(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
+    def _create_deployment(self, resource: Resource, ctx: ApplyContext,
+                           done: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Deploy the nodes not yet deployed (`done`: a recorded deployment to complete)."""
         inputs = resource.inputs
         site, nodes = inputs["site"], sorted(inputs["nodes"])
-        existing = dict(ctx.existing or {})
+        existing = dict(done or ctx.existing or {})
         deployed: list[str] = list(existing.get("deployed", []))
         uids: list[str] = list(existing.get("uids", []))
         pending = existing.get("pending")
@@ -510,6 +514,9 @@ class G5kDriver:
         return {"vlan": vlan, "interfaces": sorted(interfaces)}
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
+        if resource.kind == "g5k_deployment":  # drift repair: redeploy the failed nodes
+            return self._create_deployment(resource, ctx, {**record.attributes,
+                                                           "pending": None})
         if resource.kind != "g5k_job":
             raise ProviderError(f"{resource.kind} cannot be updated in place")
         site, uid = resource.inputs["site"], record.attributes["uid"]
