@@ -390,15 +390,8 @@ class G5kDriver:
                 uid = min(i["uid"] for i in found)
                 ctx.progress(f"adopting job {uid} named {inputs['name']!r}")
         if uid is None:
-            payload: dict[str, Any] = {
-                "name": inputs["name"], "types": list(inputs["types"]),
-                "resources": f"{inputs['resources']},walltime={inputs['walltime']}",
-                "command": "sleep 31536000", "queue": inputs["queue"]}
-            for key in ("project", "reservation"):
-                if inputs.get(key):
-                    payload[key] = inputs[key]
             try:
-                job = self.api.post(f"/sites/{site}/jobs", payload)
+                job = self.api.post(f"/sites/{site}/jobs", job_payload(inputs))
             except ApiError as error:
                 raise submit_error(error, site, inputs["resources"]) from None
             uid = job["uid"]
@@ -685,15 +678,8 @@ class G5kDriver:
             if found:
                 uids[site] = min(i["uid"] for i in found)
                 continue
-            payload: dict[str, Any] = {
-                "name": inputs["name"], "types": list(inputs["types"]),
-                "resources": f"{inputs['resources']},walltime={inputs['walltime']}",
-                "command": "sleep 31536000", "queue": inputs["queue"]}
-            for key in ("project", "reservation"):
-                if inputs.get(key):
-                    payload[key] = inputs[key]
             try:
-                uids[site] = self.api.post(f"/sites/{site}/jobs", payload)["uid"]
+                uids[site] = self.api.post(f"/sites/{site}/jobs", job_payload(inputs))["uid"]
             except ApiError as error:
                 raise submit_error(error, site, inputs["resources"]) from None
         return uids
@@ -845,3 +831,14 @@ def job_attributes(job: Mapping[str, Any], inputs: Mapping[str, Any],
             del slash22[:take]
     return attributes
 
+
+def job_payload(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The OAR submission body of a g5k_job's inputs."""
+    payload: dict[str, Any] = {
+        "name": inputs["name"], "types": list(inputs["types"]),
+        "resources": f"{inputs['resources']},walltime={inputs['walltime']}",
+        "command": "sleep 31536000", "queue": inputs["queue"]}
+    for key in ("project", "reservation"):
+        if inputs.get(key):
+            payload[key] = inputs[key]
+    return payload
