@@ -27,6 +27,7 @@ from typing import Any
 
 from bedform.errors import (
     ConfigError,
+    InvalidReservationTooOld,
     NegativeWalltime,
     NotEnoughNodesError,
     PreflightError,
@@ -390,11 +391,7 @@ class G5kDriver:
                 uid = min(i["uid"] for i in found)
                 ctx.progress(f"adopting job {uid} named {inputs['name']!r}")
         if uid is None:
-            try:
-                job = self.api.post(f"/sites/{site}/jobs", job_payload(inputs))
-            except ApiError as error:
-                raise submit_error(error, site, inputs["resources"]) from None
-            uid = job["uid"]
+            uid = self._submit(site, inputs, ctx)
         ctx.checkpoint({"uid": uid, "site": site})
         delay = 0
         while True:
@@ -413,6 +410,27 @@ class G5kDriver:
         attributes = job_attributes(job, inputs, strict=True)
         attributes["site_info"] = self._site_info(site)
         return attributes
+
+    def _submit(self, site: str, inputs: Mapping[str, Any], ctx: ApplyContext) -> int:
+        """Submit a job; a reservation date that has passed means "start now".
+
+        That happens when a job of a reserved set is re-created (one site's job expired
+        or was killed while the others live): its inputs keep the set's recorded start,
+        which OAR now refuses as too old.
+        """
+        payload = job_payload(inputs)
+        try:
+            return self.api.post(f"/sites/{site}/jobs", payload)["uid"]
+        except ApiError as error:
+            failure = submit_error(error, site, inputs["resources"])
+            if not (isinstance(failure, InvalidReservationTooOld) and "reservation" in payload):
+                raise failure from None
+        ctx.progress(f"the reservation {payload.pop('reservation')} (Europe/Paris) has "
+                     "passed: submitting the job to start now")
+        try:
+            return self.api.post(f"/sites/{site}/jobs", payload)["uid"]
+        except ApiError as error:
+            raise submit_error(error, site, inputs["resources"]) from None
 
     def _site_info(self, site: str) -> dict[str, Any]:
         if site not in self._site_cache:

@@ -204,9 +204,21 @@ def stop_process(pid: int, marker: str, timeout: float = 3.0) -> None:
 
 # -- ssh ----------------------------------------------------------------------------------
 
+def private_dir(path: Path) -> None:
+    """Create `path` and every missing parent as 0700 directories, whatever the umask."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        os.chmod(directory, 0o700)
+
+
 def ensure_keypair(path: Path, comment: str) -> str:
     """An ed25519 key pair at `path` (0600) and `path`.pub; returns the public key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     pub = path.with_name(path.name + ".pub")
     keygen = which("ssh-keygen") or "ssh-keygen"
     if path.exists():
@@ -241,7 +253,7 @@ def _write(path: Path, text: str, mode: int) -> None:
 
 
 def write_file(path: Path, text: str, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     _write(path, text, mode)
 
 
