@@ -1,20 +1,22 @@
 """Engine figures: planning 10,000 resources, writing their state, `bedform --help`.
 
-Prints a table: figure, target, measured, verdict. The planning figure uses an
-in-memory driver (refresh answers instantly), so it measures the planner alone:
-expand, dependency check, diff against the refreshed state and the plan's graph.
+`measure()` returns the rows; run standalone, it prints them as a table. The planning
+figure uses an in-memory driver (refresh answers instantly), so it measures the planner
+alone: expand, dependency check, diff against the refreshed state and the plan's graph.
 """
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bedform.planner.engine import Engine
 from bedform.planner.plan import Mode
@@ -30,6 +32,7 @@ from bedform.providers.base import (
 )
 from bedform.stack import ProviderSection, Stack
 from bedform.state.store import StateStore
+from benchmarks.common import Row, best_of, print_table
 
 SIZE = 10_000
 
@@ -102,19 +105,8 @@ def _records(session: Any) -> dict[str, Record]:
     return records
 
 
-def best_of(runs: int, fn: Callable[[], Any]) -> float:
-    """Median wall time of `runs` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def main() -> None:
+def measure() -> list[Row]:
     DRIVERS["memory"] = f"{__name__}:MemoryDriver"
-    rows = []
     with tempfile.TemporaryDirectory() as root:
         stack = Stack(name="bench", state_dir=Path(root) / "state", providers={
             "mem": ProviderSection("mem", "memory", {"count": SIZE}, {"count": SIZE})})
@@ -141,16 +133,17 @@ def main() -> None:
         load_time = best_of(3, lambda: StateStore(Path(root) / "state").load())
     help_time = best_of(5, lambda: subprocess.run(
         [sys.executable, "-m", "bedform.cli", "--help"], check=True, capture_output=True))
-    rows.append(("no-op plan, 10,000 resources (refreshed)", 1.0, plan_time))
-    rows.append(("state write, 10,000 resources", 0.3, write_time))
-    rows.append(("state load, 10,000 resources", None, load_time))
-    rows.append(("apply, 1,000 resources, in-memory driver", None, apply_time))
-    rows.append(("`bedform --help` wall time", 0.3, help_time))
-    print(f"{'figure':<44} {'target':>8} {'measured':>9}  verdict")
-    for name, target, value in rows:
-        verdict = "-" if target is None else ("ok" if value <= target else "MISSED")
-        target_text = "-" if target is None else f"{target:.2f} s"
-        print(f"{name:<44} {target_text:>8} {value:>7.3f} s  {verdict}")
+    return [
+        Row("engine: no-op plan, 10,000 resources (refreshed)", 1.0, plan_time),
+        Row("engine: state write, 10,000 resources", 0.3, write_time),
+        Row("engine: state load, 10,000 resources", None, load_time),
+        Row("engine: apply, 1,000 resources, in-memory driver", None, apply_time),
+        Row("engine: `bedform --help` wall time", 0.3, help_time),
+    ]
+
+
+def main() -> None:
+    print_table(measure())
 
 
 if __name__ == "__main__":
