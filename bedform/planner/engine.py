@@ -19,7 +19,14 @@ from typing import Any
 
 import attrs
 
-from bedform.errors import ApplyError, ApplyInterrupted, ConfigError, NoSlotError
+from bedform.errors import (
+    ApplyError,
+    ApplyInterrupted,
+    ConfigError,
+    EnosError,
+    NoSlotError,
+    ProviderError,
+)
 from bedform.objects import Networks, Roles, networks_to_dict, roles_to_dict
 from bedform.planner import slots as slotmod
 from bedform.planner.apply import ApplyResult, EventSink, Executor
@@ -233,7 +240,7 @@ class Session:
             futures = {name: pool.submit(self.driver(name).refresh, records)
                        for name, records in by_provider.items()}
             for name, future in futures.items():
-                seen = future.result()
+                seen = self._refreshed(name, future)
                 for record in by_provider[name]:
                     # A driver that says nothing of a record saw nothing against it; but a
                     # pending create it did not find was never made, so it is not adopted.
@@ -241,6 +248,20 @@ class Session:
                     observed[record.address] = seen.get(record.address, default)
         self._observed = observed
         return observed
+
+    def _refreshed(self, provider: str, future: Any) -> dict[str, Observed]:
+        """A driver's refresh answer; an unexpected crash becomes a clear error."""
+        try:
+            return future.result()
+        except EnosError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"the {provider} driver failed to read the objects the state records "
+                f"({exc!r})",
+                hint=f"If {self.engine.store.path} was edited by hand, restore the latest "
+                "copy from its backups/ directory; otherwise re-run with --debug and "
+                "report the traceback.") from exc
 
     def plan(self, mode: Mode = Mode.APPLY, *, targets: Collection[str] = (),
              replace: Collection[str] = (), refresh: bool = True,

@@ -94,15 +94,32 @@ def ensure_netns_dir() -> None:
     Namespace files are bind mounts inside it; `ip` makes it a shared mount so they
     propagate to every mount namespace. Done here by `ip` itself, on a throw-away name.
     """
+    _remove_stale_init_namespaces()
     if os.path.ismount(netlink.NETNS_RUN_DIR):
         return
     with _netns_dir_lock:
         if os.path.ismount(netlink.NETNS_RUN_DIR):
             return
-        name = f"bedform-init-{os.getpid()}"
+        name = f"{_INIT_PREFIX}{os.getpid()}"
         ip = which("ip") or "ip"
         run([ip, "netns", "add", name], what="preparing /run/netns")
         run([ip, "netns", "del", name], what="preparing /run/netns")
+
+
+_INIT_PREFIX = "bedform-init-"
+
+
+def _remove_stale_init_namespaces() -> None:
+    """Throw-away namespaces of runs killed between their `add` and `del`."""
+    try:
+        names = os.listdir(netlink.NETNS_RUN_DIR)
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix(_INIT_PREFIX)
+        if name.startswith(_INIT_PREFIX) and pid.isdigit() and \
+                not os.path.exists(f"/proc/{pid}"):
+            delete_netns(name)
 
 
 def delete_netns(name: str) -> None:
