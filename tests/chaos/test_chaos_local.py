@@ -34,21 +34,9 @@ from tests.local.conftest import LocalStack, root_only
 pytestmark = [pytest.mark.root, root_only]
 
 
-def assert_exactly_what_state_records(stack: LocalStack, context: str) -> None:
-    resources = stack.state().resources.values()
-    found = stack.leftovers()
-    namespaces = sorted(r.inputs["netns"] for r in resources if r.kind == "local_host")
-    links = sorted(r.inputs["ifname"] for r in resources
-                   if r.kind in ("local_bridge", "local_veth"))
-    sshds = sorted(r.attributes["pid"] for r in resources if r.kind == "local_sshd")
-    assert found["namespaces"] == namespaces, f"{context}: {found}"
-    assert found["links"] == links, f"{context}: {found}"
-    assert sorted(found["processes"]) == sshds, f"{context}: {found}"
-
-
 def assert_converged(stack: LocalStack, context: str) -> None:
     assert_state_valid(stack.state_dir, context)
-    assert_exactly_what_state_records(stack, context)
+    stack.assert_matches_state(context)
     again = run(stack.file, "apply", "--auto-approve")
     assert again.returncode == 0 and NO_CHANGES in again.stdout, f"{context}:\n{again.stdout}"
 

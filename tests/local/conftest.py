@@ -130,6 +130,19 @@ class LocalStack:
     def leftovers(self) -> dict[str, list]:
         return system.leftovers(self.stack_id)
 
+    def assert_matches_state(self, context: str = "") -> None:
+        """Namespaces, links and processes of the stack id are exactly those of its state."""
+        resources = self.state().resources.values()
+        found = self.leftovers()
+        namespaces = sorted(r.inputs["netns"] for r in resources if r.kind == "local_host")
+        links = sorted(r.inputs["ifname"] for r in resources
+                       if r.kind in ("local_bridge", "local_veth"))
+        sshds = sorted(r.attributes["pid"] for r in resources if r.kind == "local_sshd")
+        assert found["namespaces"] == namespaces, f"{context}: {found}"
+        assert len(found["uts"]) == len(namespaces), f"{context}: {found}"
+        assert found["links"] == links, f"{context}: {found}"
+        assert sorted(found["processes"]) == sshds, f"{context}: {found}"
+
 
 @pytest.fixture
 def local_stack(tmp_path):

@@ -63,20 +63,6 @@ def assert_reachable(stack: LocalStack, expected: set[str] | None = None) -> Non
         assert result.stdout.strip() == alias
 
 
-def assert_exactly_what_state_records(stack: LocalStack) -> None:
-    """Namespaces, links and processes of the stack id are exactly those of its state."""
-    resources = stack.state().resources.values()
-    found = stack.leftovers()
-    namespaces = sorted(r.inputs["netns"] for r in resources if r.kind == "local_host")
-    links = sorted(r.inputs["ifname"] for r in resources
-                   if r.kind in ("local_bridge", "local_veth"))
-    sshds = sorted(r.attributes["pid"] for r in resources if r.kind == "local_sshd")
-    assert found["namespaces"] == namespaces
-    assert len(found["uts"]) == len(namespaces)
-    assert found["links"] == links
-    assert sorted(found["processes"]) == sshds
-
-
 def addresses(stack: LocalStack) -> dict[str, str]:
     return {a: r.attributes["address"] for a, r in stack.state().resources.items()
             if r.kind == "local_veth"}
@@ -142,7 +128,7 @@ def test_sigkill_at_random_moments_then_apply_converges(local_stack) -> None:
             if command == "apply":
                 stack.apply()
                 assert_reachable(stack, expected)
-                assert_exactly_what_state_records(stack)
+                stack.assert_matches_state()
                 assert NO_CHANGES in stack.apply().output, context
             else:
                 stack.destroy()
@@ -221,7 +207,7 @@ def test_drift_is_reported_and_repaired(local_stack) -> None:
     stack.apply()
     assert stack.run("plan", "--detailed-exitcode").exit_code == 0
     assert_reachable(stack, {"node-1", "node-2", "node-3", "node-4"})
-    assert_exactly_what_state_records(stack)
+    stack.assert_matches_state()
     after = fingerprint(stack)
     assert all(after[a] == before[a] for a in before if "node-4" in a)
     stack.destroy()

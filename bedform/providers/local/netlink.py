@@ -17,7 +17,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -229,7 +229,6 @@ def observe(names: Iterable[str] = (), uts_paths: Iterable[str] = (), *, root: b
     nets: dict[str, Snapshot | None] = {}
     hostnames: dict[str, str | None] = {}
     root_snapshot: list[Snapshot] = []
-    failure: list[BaseException] = []
 
     def visit(kind: str, nstype: int, paths: list[tuple[str, str]], read: Any) -> dict:
         out: dict[str, Any] = {}
@@ -256,24 +255,17 @@ def observe(names: Iterable[str] = (), uts_paths: Iterable[str] = (), *, root: b
         return out
 
     def work() -> None:
-        try:
-            if root:
-                root_snapshot.append(snapshot())
-            if wanted:
-                nets.update(visit("net", CLONE_NEWNET,
-                                  [(name, netns_path(name)) for name in wanted],
-                                  lambda: snapshot(listening)))
-            if utss:
-                hostnames.update(visit("uts", CLONE_NEWUTS, [(p, p) for p in utss],
-                                       socket.gethostname))
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
+        if root:
+            root_snapshot.append(snapshot())
+        if wanted:
+            nets.update(visit("net", CLONE_NEWNET,
+                              [(name, netns_path(name)) for name in wanted],
+                              lambda: snapshot(listening)))
+        if utss:
+            hostnames.update(visit("uts", CLONE_NEWUTS, [(p, p) for p in utss],
+                                   socket.gethostname))
 
-    thread = threading.Thread(target=work, name="bedform-netns-reader")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
+    _in_own_thread(work, "bedform-netns-reader")
     return (root_snapshot[0] if root_snapshot else None), nets, hostnames
 
 
@@ -319,7 +311,6 @@ def setup_host(netns: str, uts_path: str, hostname: str,
     the caller's namespaces. Needs /run/netns to be a shared mount already (the caller runs
     `ip netns add` once otherwise).
     """
-    failure: list[BaseException] = []
     net_path = netns_path(netns)
 
     def enter_or_create(kind: str, nstype: int, path: str) -> None:
@@ -342,33 +333,26 @@ def setup_host(netns: str, uts_path: str, hostname: str,
             raise
 
     def work() -> None:
+        own_net = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        own_uts = os.open("/proc/thread-self/ns/uts", os.O_RDONLY)
         try:
-            own_net = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            own_uts = os.open("/proc/thread-self/ns/uts", os.O_RDONLY)
+            enter_or_create("net", CLONE_NEWNET, net_path)
+            _set_up(1)  # lo is ifindex 1 in every network namespace
+            for key, value in (sysctls or {}).items():
+                with open(f"/proc/sys/net/{key}", "w", encoding="ascii") as handle:
+                    handle.write(f"{value}\n")
+            os.makedirs(os.path.dirname(uts_path), exist_ok=True)
+            enter_or_create("uts", CLONE_NEWUTS, uts_path)
+            socket.sethostname(hostname)
+        finally:
             try:
-                enter_or_create("net", CLONE_NEWNET, net_path)
-                _set_up(1)  # lo is ifindex 1 in every network namespace
-                for key, value in (sysctls or {}).items():
-                    with open(f"/proc/sys/net/{key}", "w", encoding="ascii") as handle:
-                        handle.write(f"{value}\n")
-                os.makedirs(os.path.dirname(uts_path), exist_ok=True)
-                enter_or_create("uts", CLONE_NEWUTS, uts_path)
-                socket.sethostname(hostname)
+                _setns(own_net, CLONE_NEWNET)
+                _setns(own_uts, CLONE_NEWUTS)
             finally:
-                try:
-                    _setns(own_net, CLONE_NEWNET)
-                    _setns(own_uts, CLONE_NEWUTS)
-                finally:
-                    os.close(own_net)
-                    os.close(own_uts)
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
+                os.close(own_net)
+                os.close(own_uts)
 
-    thread = threading.Thread(target=work, name="bedform-host-setup")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
+    _in_own_thread(work, "bedform-host-setup")
 
 
 def mount_points() -> set[str]:
@@ -386,3 +370,20 @@ def _unescape(path: str) -> str:
     if "\\" not in path:
         return path
     return path.encode().decode("unicode_escape")
+
+
+def _in_own_thread(work: Callable[[], None], name: str) -> None:
+    """Run `work` in a throw-away thread (namespace changes stay there); re-raise its error."""
+    failure: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=guarded, name=name)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
