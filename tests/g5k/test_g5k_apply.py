@@ -157,3 +157,20 @@ def test_subnet_network_has_ips_and_macs(stack):
     assert mac.lower() == "00:16:3e:" + ":".join(f"{int(o):02x}" for o in octets[1:])
     vlan = next(n for n in networks["lan"] if type(n).__name__ == "G5kEnosVlan4Network")
     assert vlan.vlan_id and vlan.has_free_ips
+
+
+def test_outputs_through_the_cli(stack):
+    stack.write(**section()).apply()
+    document = json.loads(stack.run("output", "--format", "json").output)
+    assert len(document["roles"]["server"]) == 2
+    host = document["hosts"][document["roles"]["server"][0]]
+    assert host["address"].endswith(".rennes.grid5000.fr") and host["user"] == "root"
+    assert host["extra"]["gateway"] == "access.grid5000.fr"
+    vlan_networks = [n for n in document["networks"]["lan"] if n["type"].startswith(
+        "G5kEnosVlan")]
+    assert {n["type"] for n in vlan_networks} == {"G5kEnosVlan4Network",
+                                                  "G5kEnosVlan6Network"}
+    inventory = stack.run("output", "--format", "ansible").output
+    assert "[server]" in inventory and "access.grid5000.fr" in inventory
+    ssh_config = stack.run("output", "--format", "ssh-config").output
+    assert "ProxyJump" in ssh_config and "access.grid5000.fr" in ssh_config
