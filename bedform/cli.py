@@ -162,8 +162,7 @@ def _confirm(question: str, auto_approve: bool) -> None:
         fail("cancelled: nothing was changed")
 
 
-def _run_apply(options: Options, session: Session, the_plan: Plan, parallelism: int,
-               as_json: bool) -> None:
+def _run_apply(session: Session, the_plan: Plan, parallelism: int, as_json: bool) -> None:
     from bedform.planner.render import human_event, json_event, json_message
 
     def events(event: dict[str, Any]) -> None:
@@ -220,7 +219,7 @@ def apply(options: Options, planfile: str | None, auto_approve: bool, parallelis
                 gone = session.refresh_only()
                 click.echo(f"\nRefresh recorded: {len(gone)} object(s) no longer exist.")
                 return
-            _run_apply(options, session, the_plan, parallelism, as_json)
+            _run_apply(session, the_plan, parallelism, as_json)
 
 
 @main.command()
@@ -245,7 +244,7 @@ def destroy(options: Options, auto_approve: bool, parallelism: int,
                 return
             if the_plan.has_changes:
                 _confirm("Do you really want to destroy all resources?", auto_approve)
-            _run_apply(options, session, the_plan, parallelism, as_json)
+            _run_apply(session, the_plan, parallelism, as_json)
 
 
 @main.command()

@@ -81,6 +81,7 @@ class Session:
             state.stack = self.stack.name
         self._drivers: dict[str, Driver] = {}
         self._observed: dict[str, Observed] = {}
+        self._refreshed_once = False
 
     # -- drivers -----------------------------------------------------------------------
     def driver(self, provider: str) -> Driver:
@@ -234,6 +235,7 @@ class Session:
         for record in self.state.resources.values():
             by_provider.setdefault(record.provider, []).append(record)
         observed: dict[str, Observed] = {}
+        self._refreshed_once = True
         if not by_provider:
             return observed
         with ThreadPoolExecutor(max_workers=len(by_provider)) as pool:
@@ -359,9 +361,15 @@ class Session:
                 del state.providers[name]
 
     def refresh_only(self) -> list[str]:
-        """Record what refresh saw (gone objects dropped); returns the dropped addresses."""
-        self.preflight()
-        observed = self.refresh()
+        """Record what refresh saw (gone objects dropped); returns the dropped addresses.
+
+        Reuses the refresh this session already made (by `plan`), if any.
+        """
+        if self._refreshed_once:
+            observed = self._observed
+        else:
+            self.preflight()
+            observed = self.refresh()
         gone = [a for a, seen in observed.items() if not seen.alive
                 and self.state.resources[a].status != Status.PENDING_CREATE]
         writer = StateWriter(self.engine.store, self.state)

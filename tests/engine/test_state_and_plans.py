@@ -211,3 +211,23 @@ def test_state_commands(stack: FakeStack) -> None:
     assert mutations(stack) == before
     dot = stack.run("graph", "--destroy").output
     assert '"delete fake.server[web-1]" -> "delete fake.network[lan]";' in dot
+
+
+def test_refresh_only_records_drift_and_changes_nothing(stack: FakeStack) -> None:
+    stack.write(**BASE)
+    stack.apply()
+    with stack.cloud.open() as data:
+        data["objects"] = {k: o for k, o in data["objects"].items()
+                           if not o["name"].endswith("fake.server[db-1]")}
+    plan = stack.run("plan", "--refresh-only", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert "# fake.server[db-1] has been deleted" in plan.output
+    before = mutations(stack)
+    applied = stack.run("apply", "--refresh-only", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Refresh recorded: 1 object(s) no longer exist." in applied.output
+    assert "fake.server[db-1]" not in stack.state().resources
+    assert mutations(stack) == before
+    assert stack.run("plan", "--refresh-only", "--detailed-exitcode").exit_code == 0
+    refreshed = stack.run("refresh")
+    assert "Refresh complete: 0 object(s) gone." in refreshed.output
