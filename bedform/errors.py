@@ -26,8 +26,6 @@ class EnosError(Exception):
         return f"{text}\n{self.hint}" if self.hint else text
 
 
-BedformError = EnosError
-
 
 class ConfigError(EnosError):
     """Invalid configuration: names the file, the field path and the fix."""

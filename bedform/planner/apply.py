@@ -43,11 +43,6 @@ class ApplyResult:
         """Completed operations of one type."""
         return sum(1 for op, _ in self.completed if op == operation)
 
-    @property
-    def ok(self) -> bool:
-        """No failure and no interruption."""
-        return not self.failed and not self.interrupted and not self.skipped
-
 
 class _Slots:
     """The global slot pool plus one pool per provider."""

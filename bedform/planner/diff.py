@@ -74,14 +74,6 @@ class Change:
     adopt: Mapping[str, Any] | None = None
 
     @property
-    def changed_inputs(self) -> tuple[str, ...]:
-        """Inputs whose value differs between before and after."""
-        if self.before is None or self.after is None:
-            return ()
-        keys = sorted(set(self.before) | set(self.after))
-        return tuple(k for k in keys if self.before.get(k) != self.after.get(k))
-
-    @property
     def why(self) -> str:
         """The reason in words, with its detail."""
         return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value

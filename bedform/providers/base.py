@@ -294,10 +294,3 @@ class Driver(Protocol):
         """Roles and networks (EnOSlib objects) of the applied records of this provider."""
         ...
 
-
-def ready_records(records: Mapping[str, Record], kind: str) -> list[Record]:
-    """Records of `kind` that exist and are usable, sorted by address."""
-    return sorted(
-        (rec for rec in records.values() if rec.kind == kind and rec.status == Status.READY),
-        key=lambda rec: rec.address,
-    )
