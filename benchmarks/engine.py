@@ -26,11 +26,11 @@ from bedform.providers.base import (
     DriverContext,
     KindSpec,
     Observed,
-    Record,
     Ref,
     Resource,
 )
 from bedform.stack import ProviderSection, Stack
+from bedform.state.model import Record
 from bedform.state.store import StateStore
 from benchmarks.common import Row, best_of, print_table
 

@@ -35,12 +35,11 @@ from bedform.providers.base import (
     DriverContext,
     KindSpec,
     Observed,
-    Record,
     Ref,
     Resource,
-    Status,
 )
 from bedform.providers.schema import validate_section
+from bedform.state.model import Record, Status
 
 SCHEMA = {
     "type": "object",

@@ -23,7 +23,8 @@ import attrs
 from bedform.errors import ApplyInterrupted, ProviderError
 from bedform.planner.diff import Change
 from bedform.planner.plan import Plan
-from bedform.providers.base import Driver, Record, Ref, Resource, Status, substitute_refs
+from bedform.providers.base import Driver, Ref, Resource, substitute_refs
+from bedform.state.model import Record, Status
 from bedform.state.store import State, StateWriter
 
 Event = dict[str, Any]

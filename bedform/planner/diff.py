@@ -13,12 +13,11 @@ from bedform.planner.resources import UNKNOWN, DesiredSet
 from bedform.providers.base import (
     KindSpec,
     Observed,
-    Record,
     Ref,
     Resource,
-    Status,
     substitute_refs,
 )
+from bedform.state.model import Record, Status
 
 
 class Action(enum.StrEnum):

@@ -39,14 +39,13 @@ from bedform.providers.base import (
     DriverContext,
     KindSpec,
     Observed,
-    Record,
     Ref,
     Resource,
     SlotCheck,
-    Status,
     substitute_refs,
 )
 from bedform.stack import Stack
+from bedform.state.model import Record, Status
 from bedform.state.store import State, StateStore, StateWriter
 
 

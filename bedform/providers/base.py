@@ -9,12 +9,13 @@ arguments: resolved inputs, the `Record` of what was applied before, and an
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
+
+from bedform.state.model import Record
 
 if TYPE_CHECKING:
     from bedform.objects import Networks, Roles
@@ -99,32 +100,6 @@ class KindSpec:
     repairs_drift: bool = False
     update_changes: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     description: str = ""
-
-
-class Status(enum.StrEnum):
-    """Lifecycle of a record in the state."""
-
-    READY = "ready"
-    PENDING_CREATE = "pending_create"
-    PENDING_DELETE = "pending_delete"
-    TAINTED = "tainted"
-
-
-@attrs.define
-class Record:
-    """What the state knows of one object: inputs as applied and attributes observed."""
-
-    address: str
-    kind: str
-    provider: str
-    status: Status = Status.READY
-    inputs: dict[str, Any] = attrs.field(factory=dict)
-    attributes: dict[str, Any] = attrs.field(factory=dict)
-    dependencies: list[str] = attrs.field(factory=list)
-    identity: dict[str, Any] = attrs.field(factory=dict)
-    created_at: float | None = None
-    updated_at: float | None = None
-    expires_at: float | None = None
 
 
 @attrs.frozen

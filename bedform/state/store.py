@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from bedform.errors import StateError
-from bedform.providers.base import Record, Status
+from bedform.state.model import Record, Status
 
 FORMAT = "bedform-state"
 FORMAT_VERSION = 1

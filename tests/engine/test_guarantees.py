@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from bedform.providers.base import Record, Status
+from bedform.state.model import Record, Status
 from bedform.state.store import StateStore
 from tests.engine.conftest import FakeStack, mutations
 from tests.fakecloud import Cloud

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bedform.providers.base import Status
+from bedform.state.model import Status
 from tests.g5k.conftest import section
 
 

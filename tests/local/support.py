@@ -11,9 +11,10 @@ from typing import Any
 
 from bedform.planner.engine import Engine
 from bedform.planner.plan import Mode
-from bedform.providers.base import DriverContext, Record, Resource, Status
+from bedform.providers.base import DriverContext, Resource
 from bedform.providers.local.driver import LocalDriver
 from bedform.stack import ProviderSection, Stack
+from bedform.state.model import Record, Status
 from bedform.state.store import State, StateStore
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bedform.errors import ConfigError
-from bedform.providers.base import DriverContext, Record, Status
+from bedform.providers.base import DriverContext
 from bedform.providers.local import LocalConf, LocalMachineConf, LocalNetworkConf
 from bedform.providers.local.driver import LocalDriver
+from bedform.state.model import Record, Status
 
 
 def driver(tmp_path, stack_id="1a2b3c4d") -> LocalDriver:

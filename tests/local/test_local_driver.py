@@ -12,9 +12,9 @@ import pytest
 
 from bedform.errors import PreflightError, ProviderError
 from bedform.objects import DefaultNetwork
-from bedform.providers.base import Status
 from bedform.providers.local import system
 from bedform.providers.local.driver import LocalDriver
+from bedform.state.model import Status
 from tests.local.conftest import root_only
 from tests.local.support import Ctx, LocalBed, record_of, ssh
 

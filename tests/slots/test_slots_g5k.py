@@ -191,8 +191,9 @@ def test_providers_init_then_rerun_reloads(g5k_emulator_factory, tmp_path, monke
 
 def test_new_provider_joins_the_start_of_a_reloaded_one(emu, tmp_path):
     from bedform.planner.engine import Engine
-    from bedform.providers.base import Observed, Record
+    from bedform.providers.base import Observed
     from bedform.stack import load_stack
+    from bedform.state.model import Record
 
     stack = write_stack(tmp_path / "bedform.yaml",
                         a={"type": "g5k", **g5k_section(("lyon", "hercule", 1))},

@@ -40,11 +40,9 @@ from bedform.providers.base import (
     DriverContext,
     KindSpec,
     Observed,
-    Record,
     Ref,
     Resource,
     SlotCheck,
-    Status,
 )
 from bedform.providers.g5k import config as g5kconf
 from bedform.providers.g5k.client import (
@@ -69,6 +67,7 @@ from bedform.providers.g5k.objects import (
     translate,
     vlan4,
 )
+from bedform.state.model import Record, Status
 
 ACTIVE = "waiting,launching,running"
 MAX_DEPLOY = 3

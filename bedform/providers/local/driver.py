@@ -32,12 +32,11 @@ from bedform.providers.base import (
     DriverContext,
     KindSpec,
     Observed,
-    Record,
     Resource,
-    Status,
 )
 from bedform.providers.local import layout, netlink, system
 from bedform.providers.local.config import SCHEMA, LocalConf
+from bedform.state.model import Record, Status
 
 KEY = "local_key"
 BRIDGE = "local_bridge"
