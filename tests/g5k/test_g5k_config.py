@@ -6,7 +6,7 @@ import pytest
 
 from bedform.errors import ConfigError
 from bedform.providers.g5k import G5k, G5kConf
-from bedform.providers.g5k.driver import map_nodes, oar_resources
+from bedform.providers.g5k.jobs import map_nodes, oar_resources
 from tests.g5k.conftest import section
 
 DICT = {"job_type": "deploy", "env_name": "debian12-min", "walltime": "30:00:00",

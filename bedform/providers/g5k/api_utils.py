@@ -10,20 +10,23 @@ is read once (`GET /sites`), and each site's clusters at most once
 far do not hold. `clear_cache()` forgets it.
 
 Departures from EnOSlib: `wait_for_jobs` raises when a job ends (killed, error) instead
-of looping forever, and accepts a `timeout`; `grid_deploy` keeps every node deployed by
-earlier attempts.
+of looping forever, and gives up after a `timeout` (every wait is bounded);
+`grid_deploy` keeps every node deployed by earlier attempts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bedform.errors import EnosError, ProviderError
+from bedform.providers.g5k.availability import node_availability
 from bedform.providers.g5k.client import Api, ApiError
+from bedform.providers.g5k.deployments import DEPLOY_WAIT
+from bedform.providers.g5k.jobs import QUEUE_WAIT, QUEUED, find_jobs
+from bedform.providers.lifecycle import BlockingContext, Wait, poll
 
 __all__ = [
     "can_start_on_cluster",
@@ -48,7 +51,6 @@ __all__ = [
     "wait_for_jobs",
 ]
 
-ACTIVE = "waiting,launching,running"
 _lock = threading.RLock()
 _default_api: Api | None = None
 _sites: dict[str, list[str]] = {}                 # endpoint → site uids
@@ -179,25 +181,9 @@ def get_clusters_status(clusters: Iterable[str], api: Api | None = None
 def can_start_on_cluster(nodes_status: Mapping[str, Any], nodes: int, start: float,
                          walltime: float) -> bool:
     """Whether `nodes` nodes of a cluster status' `nodes` map are free during
-    [start, start + walltime) (besteffort jobs ignored, dead/suspected nodes excluded)."""
-    free = 0
-    for data in nodes_status.values():
-        if data.get("hard") in ("dead", "suspected"):
-            continue
-        busy = False
-        for reservation in data.get("reservations", []):
-            if reservation.get("queue") == "besteffort":
-                continue
-            begin = reservation.get("started_at") or reservation.get("scheduled_at")
-            if not begin:
-                busy = True
-                break
-            end = begin + int(reservation.get("walltime", 0))
-            if begin < start + walltime and start < end:
-                busy = True
-                break
-        free += not busy
-    return free >= nodes
+    [start, start + walltime) — the rule of the slot step (`availability`)."""
+    free, _ = node_availability({"nodes": nodes_status}, start, walltime)
+    return len(free) >= nodes
 
 
 # --------------------------------------------------------------------------- jobs
@@ -227,23 +213,25 @@ def _refresh(job: Mapping[str, Any], api: Api) -> dict[str, Any]:
 def wait_for_jobs(jobs: Sequence[Mapping[str, Any]], api: Api | None = None, *,
                   timeout: float | None = None, sleep: float = 1.0) -> list[dict[str, Any]]:
     """Poll until every job runs; their refreshed documents. Raises when a job ends
-    before running, or on `timeout` seconds."""
+    before running, or after `timeout` seconds (default: QUEUE_WAIT, 6 h)."""
     api = _api(api)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    current = [dict(j) for j in jobs]
-    while True:
-        current = [_refresh(j, api) for j in current]
-        ended = [j for j in current if j.get("state") in ("error", "terminated")]
-        if ended:
-            raise ProviderError("job(s) ended before running: " + ", ".join(
-                f"{j['uid']}@{j['site']} ({j['state']})" for j in ended))
-        if all(j.get("state") == "running" for j in current):
-            return current
-        if deadline is not None and time.monotonic() > deadline:
-            raise ProviderError("job(s) not running after the timeout: " + ", ".join(
-                f"{j['uid']}@{j['site']} ({j['state']})" for j in current
-                if j.get("state") != "running"))
-        time.sleep(sleep)
+    ctx = BlockingContext()
+    current = []
+    for job in jobs:
+        site, uid = job["site"], job["uid"]
+        wait = Wait(what=f"job {uid} on {site} to run", pending=QUEUED, target={"running"},
+                    timeout=QUEUE_WAIT if timeout is None else timeout,
+                    delays=(sleep,),
+                    hint=f"Job {uid} stays in the OAR queue; call wait_for_jobs again or "
+                         "delete it.")
+        current.append({**poll(ctx, wait, lambda s=site, u=uid: _state(api, s, u)),
+                        "site": site})
+    return current
+
+
+def _state(api: Api, site: str, uid: int) -> tuple[dict[str, Any], str]:
+    job = api.get(f"/sites/{site}/jobs/{uid}")
+    return job, job.get("state", "")
 
 
 def grid_reload_jobs_from_name(job_name: str, restrict_to: Iterable[str] | None = None,
@@ -251,13 +239,8 @@ def grid_reload_jobs_from_name(job_name: str, restrict_to: Iterable[str] | None 
     """The user's active jobs named `job_name`, one listing per site."""
     api = _api(api)
     sites = list(restrict_to) if restrict_to is not None else get_sites(api)
-    jobs = []
-    for site in sites:
-        items = api.get(f"/sites/{site}/jobs", user=api.username, state=ACTIVE,
-                        name=job_name)["items"]
-        jobs += [{**_refresh({"uid": i["uid"], "site": site}, api)} for i in items
-                 if i.get("name", job_name) == job_name]
-    return jobs
+    return [_refresh({"uid": item["uid"], "site": site}, api)
+            for site in sites for item in find_jobs(api, site, job_name)]
 
 
 def grid_reload_jobs_from_ids(ids: Iterable[tuple[int, str]], api: Api | None = None
@@ -287,8 +270,10 @@ def grid_deploy(site: str, nodes: Sequence[str], config: Mapping[str, Any],
                 api: Api | None = None, *, attempts: int = 1, sleep: float = 1.0
                 ) -> tuple[list[str], list[str]]:
     """kadeploy `config` (environment, key, version, vlan...) on `nodes`; (deployed,
-    undeployed). Each further attempt is over the nodes still undeployed."""
+    undeployed). Each further attempt is over the nodes still undeployed; each waits at
+    most DEPLOY_WAIT (1 h)."""
     api = _api(api)
+    ctx = BlockingContext()
     deployed: set[str] = set()
     for _ in range(max(1, attempts)):
         todo = [n for n in nodes if n not in deployed]
@@ -296,12 +281,16 @@ def grid_deploy(site: str, nodes: Sequence[str], config: Mapping[str, Any],
             break
         body = {**{k: v for k, v in config.items() if k != "site"}, "nodes": todo}
         uid = api.post(f"/sites/{site}/deployments", body)["uid"]
-        while True:
-            dep = api.get(f"/sites/{site}/deployments/{uid}")
-            if dep["status"] not in ("processing", "waiting"):
-                break
-            time.sleep(sleep)
-        result = (dep.get("result") or {}) if dep["status"] == "terminated" else {}
+        wait = Wait(what=f"deployment {uid} on {site} to end",
+                    pending={"processing", "waiting"},
+                    target={"terminated", "error", "canceled"}, timeout=DEPLOY_WAIT,
+                    delays=(sleep,))
+
+        def read(uid: str = uid) -> tuple[dict[str, Any], str]:
+            run = api.get(f"/sites/{site}/deployments/{uid}")
+            return run, run["status"]
+        run = poll(ctx, wait, read)
+        result = (run.get("result") or {}) if run["status"] == "terminated" else {}
         deployed |= {n for n in todo if result.get(n, {}).get("state") == "OK"}
     return sorted(deployed), sorted(set(nodes) - deployed)
 

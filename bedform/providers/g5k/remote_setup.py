@@ -24,14 +24,19 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bedform.objects import Host
-from bedform.providers.base import Ref, Resource
+from bedform.providers.base import ApplyContext, KindSpec, Ref, Resource
 from bedform.providers.g5k.client import Api
 from bedform.providers.g5k.config import KAVLAN_TYPES, G5kConf
 from bedform.providers.g5k.host import G5kHost
+from bedform.providers.kinds import KindHandler
+from bedform.state.model import Record
+
+if TYPE_CHECKING:
+    pass
 
 DHCP_TIMEOUT = 300
 REMOTE_ENV = "BEDFORM_G5K_REMOTE"
@@ -165,3 +170,30 @@ def run_dhcp(api: Api, inputs: Mapping[str, Any], options: Mapping[str, Any],
         run(pairs, timeout=DHCP_TIMEOUT)
     return {"hosts": sorted(h.alias for h, _ in pairs),
             "commands": {h.alias: c for h, c in pairs}, "executed": run is not None}
+
+
+class DhcpKind(KindHandler["G5kDriver"]):
+    """dhclient on the secondary NICs of a site's deployed nodes (module docstring)."""
+
+    spec = KindSpec("g5k_dhcp", description="dhclient on the secondary NICs, over SSH")
+
+    def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
+        return run_dhcp(self.driver.api, resource.inputs, self.driver.context.options,
+                        ctx.progress)
+
+    def delete(self, record: Record, ctx: ApplyContext) -> None:
+        """Nothing to undo: the NICs' configuration goes with the job's nodes."""
+
+
+class RootAccessKind(KindHandler["G5kDriver"]):
+    """root logins on the nodes of a job without deploy (module docstring)."""
+
+    spec = KindSpec("g5k_root_access",
+                    description="root accepts the user's keys (no deploy)")
+
+    def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
+        return run_root_access(self.driver.api, resource.inputs, self.driver.context.options,
+                               ctx.progress)
+
+    def delete(self, record: Record, ctx: ApplyContext) -> None:
+        """Nothing to undo: root's keys go with the job's nodes."""
