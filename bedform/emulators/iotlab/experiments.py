@@ -193,7 +193,7 @@ class Experiment:
 
     def state(self, now: float) -> str:
         """The state at ``now``."""
-        if now >= self.end or (self.stopped_at is not None and now >= self.stopped_at):
+        if now >= self.end:
             return "Terminated"
         if now < self.scheduled:
             return "Waiting"

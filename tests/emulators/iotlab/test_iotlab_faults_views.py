@@ -119,6 +119,7 @@ def test_submission_errors_name_the_field(iotlab_api, change, message):
     assert message in str(refused.value)
 
 
+@pytest.mark.filterwarnings("ignore:Non-string:DeprecationWarning")  # iotlabcli's Api(None, None)
 def test_auth_and_public_routes(iotlab_api, iotlab_emulator):
     assert iotlab_api.check_credential() is True
     assert rest.Api("alice", "wrong").check_credential() is False
