@@ -19,11 +19,12 @@ from urllib.parse import unquote
 
 from ..common import ApiError, BaseEmulatorApp, Request, Response, VirtualClock, json_response
 from .boards import Action, FirmwareError, check_firmware
+from .errors import IotlabError
 from .experiments import Experiment, iso
 from .inventory import ids_view
 from .multipart import MultipartError, parse_form
 from .profiles import ProfileError, validate_profile
-from .testbed import IotlabError, Testbed
+from .testbed import Testbed
 
 PREFIX = "/api"
 PUBLIC_ROUTES = (("GET", ("sites",)),)

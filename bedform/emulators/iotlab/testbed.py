@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..common import VirtualClock
-from ..g5k.testbed import paris_time
 from .boards import (
     COMMANDS,
     Action,
@@ -26,32 +25,13 @@ from .boards import (
     apply_action,
     check_firmware,
 )
-from .experiments import (
-    STATES,
-    Demand,
-    Experiment,
-    Submission,
-    SubmissionError,
-    parse_submission,
-)
+from .errors import IotlabError
+from .experiments import STATES, Experiment, Submission, SubmissionError, parse_submission
 from .inventory import Board, Inventory, InventoryError
+from .planner import Planner
 from .profiles import ProfileError, validate_profile
 
-#: A reservation that starts less than this before "now" is moved to now.
-RESERVATION_TOLERANCE = 60.0
 BUSY_STATES = ("toLaunch", "Launching", "Running")
-
-
-class IotlabError(Exception):
-    """An error answered as ``{"code": status, "message": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-Slot = tuple[float, float, set[str]]
 
 
 class Testbed:
@@ -71,6 +51,7 @@ class Testbed:
         #: When the emulated testbed came up (the accounts' creation date).
         self.first_epoch = clock.now()
         self.lock = threading.RLock()
+        self.planner = Planner(inventory, self.launch_seconds)
         self.reset()
 
     def reset(self) -> None:
@@ -129,115 +110,6 @@ class Testbed:
             if self.runtime[address].experiment == exp.id:
                 self.runtime[address] = BoardRuntime()  # the idle firmware is flashed back
 
-    # ------------------------------------------------------------ scheduling
-    def _slots(self, now: float, exclude: Iterable[int] = ()) -> list[Slot]:
-        skip = set(exclude)
-        return [
-            (e.scheduled, e.end, set(e.boards))
-            for e in self.experiments.values()
-            if e.id not in skip and e.active_at(now)
-        ]
-
-    def _fit(
-        self, demand: Demand, start: float, end: float, slots: list[Slot]
-    ) -> dict[str, list[str]] | None:
-        busy: set[str] = set()
-        for s, e, boards in slots:
-            if s < end and e > start:
-                busy |= boards
-        groups: dict[str, list[str]] = {}
-        if demand.kind == "physical":
-            for address in demand.physical:
-                board = self.inventory.board(address)
-                if board.health != "Alive" or address in busy:
-                    return None
-            return {address: [address] for address in demand.physical}
-        taken = set(busy)
-        for alias in demand.aliases:
-            free = [
-                b.network_address
-                for b in self.inventory.select(alias.site)
-                if b.archi == alias.archi and b.health == "Alive" and b.network_address not in taken
-            ]
-            if len(free) < alias.nbnodes:
-                return None
-            groups[alias.alias] = free[: alias.nbnodes]
-            taken.update(groups[alias.alias])
-        return groups
-
-    def _earliest(
-        self, demand: Demand, earliest: float, span: float, slots: list[Slot]
-    ) -> tuple[float, dict[str, list[str]]] | None:
-        starts = sorted({earliest, *(e for _, e, _ in slots if e > earliest)})
-        for start in starts:
-            groups = self._fit(demand, start, start + span, slots)
-            if groups is not None:
-                return start, groups
-        return None
-
-    def _check_demand(self, demand: Demand) -> None:
-        for address in demand.physical:
-            try:
-                board = self.inventory.board(address)
-            except InventoryError as exc:
-                raise IotlabError(400, f"nodes: {exc}") from None
-            if board.health != "Alive":
-                raise IotlabError(
-                    500, f"There are not enough resources for your request: {address} is "
-                    f"{board.health}"
-                )
-        for alias in demand.aliases:
-            if alias.site not in self.inventory.sites():
-                raise IotlabError(400, f"site {alias.site!r} does not exist "
-                                  f"(sites: {', '.join(self.inventory.sites())})")
-            usable = [b for b in self.inventory.select(alias.site)
-                      if b.archi == alias.archi and b.health == "Alive"]  # fmt: skip
-            if len(usable) < sum(a.nbnodes for a in demand.aliases
-                                 if (a.site, a.archi) == (alias.site, alias.archi)):  # fmt: skip
-                raise IotlabError(
-                    500, f"There are not enough resources for your request: {alias.nbnodes} "
-                    f"{alias.archi} at {alias.site}, {len(usable)} usable "
-                    f"(archis there: {', '.join(self.inventory.archis(alias.site))})"
-                )
-
-    def _place(self, sub: Submission, now: float) -> tuple[float, dict[str, list[str]]]:
-        """Where and when a submission runs, or the OAR-style refusal."""
-        self._check_demand(sub.demand)
-        span = self.launch_seconds + sub.duration * 60
-        slots = self._slots(now)
-        if sub.reservation is None:
-            found = self._earliest(sub.demand, now, span, slots)
-            if found is None:  # pragma: no cover - _check_demand guarantees a slot
-                raise IotlabError(500, "There are not enough resources for your request")
-            return found
-        if sub.reservation < now - RESERVATION_TOLERANCE:
-            raise IotlabError(500, "Reservation not valid --> KO (Reservation too old)")
-        start = max(float(sub.reservation), now)
-        groups = self._fit(sub.demand, start, start + span, slots)
-        if groups is None:
-            later = self._earliest(sub.demand, start, span, slots)
-            when = paris_time(later[0]) if later else "never"
-            raise IotlabError(
-                500, f"Reservation not valid --> KO (This reservation could run at {when})"
-            )
-        return start, groups
-
-    def _replan(self, now: float) -> None:
-        """Move the as-soon-as-possible waiting experiments as early as they now fit."""
-        waiting = sorted(
-            (e for e in self.experiments.values()
-             if e.state(now) == "Waiting" and e.submission.reservation is None),
-            key=lambda e: e.id,
-        )  # fmt: skip
-        movable = {e.id for e in waiting}
-        for exp in waiting:
-            movable.discard(exp.id)
-            slots = self._slots(now, exclude=[exp.id, *movable])
-            found = self._earliest(exp.submission.demand, now, exp.end - exp.scheduled, slots)
-            if found is not None and found[0] <= exp.scheduled:
-                exp.scheduled, exp.groups = found[0], found[1]
-                exp.boards = sorted({a for g in found[1].values() for a in g})
-
     # ----------------------------------------------------------- experiments
     def submit(self, user: str, fields: Mapping[str, bytes]) -> Experiment:
         """``POST experiments``: the multipart fields (``new_exp.json`` and files)."""
@@ -269,7 +141,7 @@ class Testbed:
                     400, f"profileassociations: profile {assoc['profilename']!r} does not "
                     "exist (create it with POST monitoring)"
                 )
-        start, groups = self._place(sub, now)
+        start, groups = self.planner.place(sub, now, self.experiments.values())
         exp = Experiment(
             id=self._next_id, user=user, submission=sub, files=files, submitted_at=now,
             scheduled=start, launch_seconds=self.launch_seconds,
@@ -326,7 +198,7 @@ class Testbed:
                 )
             exp.stopped_at = now
             self.sync()
-            self._replan(now)
+            self.planner.replan(now, self.experiments)
             return {"id": exp_id, "status": "Delete request registered"}
 
     def reload(self, user: str, exp_id: int, body: Any) -> Experiment:
