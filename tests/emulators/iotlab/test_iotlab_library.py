@@ -222,3 +222,22 @@ def test_profiles_crud_and_ranges(iotlab_api):
     with pytest.raises(HTTPError) as gone:
         iotlab_api.get_profile("sniff")
     assert gone.value.code == 404
+
+
+def test_wait_follows_a_running_clock(iotlab_emulator_factory, iotlab_env, monkeypatch):
+    from iotlabcli import auth, rest
+
+    emu = iotlab_emulator_factory(speed=600.0, launch_seconds=60)
+    monkeypatch.setattr(rest.Api, "url", emu.url)
+    api = rest.Api(*auth.get_user_credentials())
+    start = int(emu.now()) + 120  # two virtual minutes: 0.2 s, then 0.1 s of launch
+    res = experiment.exp_resources(experiment.AliasNodes(2, "saclay", "a8:at86rf231"))
+    exp_id = experiment.submit_experiment(api, "soon", 1, [res], start_time=start)["id"]
+    assert experiment.get_experiment(api, exp_id)["state"] == "Waiting"
+    early = experiment.wait_experiment(api, exp_id, "toLaunch,Launching,Running", step=0.02,
+                                       timeout=10)  # fmt: skip
+    assert early in ("toLaunch", "Launching", "Running")
+    with pytest.raises(RuntimeError, match="Terminated"):
+        experiment.wait_experiment(api, exp_id, "Finishing", step=0.02, timeout=10)
+    polls = [r for r in emu.requests() if r["path"] == f"/api/experiments/{exp_id}"]
+    assert len(polls) > 3
