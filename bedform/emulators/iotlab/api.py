@@ -152,7 +152,7 @@ class IotlabApp(BaseEmulatorApp):
         try:
             user = self._authenticate(request, parts)
             return self._route(request, user, parts)
-        except IotlabError as exc:
+        except (IotlabError, ApiError) as exc:  # ApiError: a body that is not JSON
             headers = {"WWW-Authenticate": 'Basic realm="IoT-LAB"'} if exc.status == 401 else None
             return error_response(exc.status, exc.message, headers)
 

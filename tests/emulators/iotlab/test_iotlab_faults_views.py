@@ -180,3 +180,10 @@ def test_firmware_content_and_reset(iotlab_api, iotlab_emulator, firmwares):
     with pytest.raises(HTTPError) as gone:
         experiment.get_experiment(iotlab_api, exp_id)
     assert gone.value.code == 404
+
+
+def test_bad_json_body_gets_a_json_error(iotlab_emulator, iotlab_api):
+    answer = requests.post(f"{iotlab_emulator.url}monitoring", data=b"{not json",
+                           auth=("alice", "alice-pw"), timeout=10)  # fmt: skip
+    assert answer.status_code == 400
+    assert answer.json()["code"] == 400 and "Invalid JSON body" in answer.json()["message"]
