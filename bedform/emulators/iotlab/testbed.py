@@ -90,16 +90,18 @@ class Testbed:
         for assoc in exp.submission.firmwares:
             name = assoc["firmwarename"]
             action = Action("flash", exp.id, now, firmware=(name, exp.files[name]))
+            fired: set[int] = set()
             for reference in assoc["nodes"]:
                 for address in exp.boards_of(reference):
-                    if address in ok and not self._apply(address, action):
+                    if address in ok and not self._apply(address, action, fired):
                         ok.remove(address)
                         ko.append(address)
+            self._consume_faults(fired)  # a flash at launch counts as a flash command
         for assoc in exp.submission.profiles:
             action = Action("monitoring", exp.id, now, profile=assoc["profilename"])
             for reference in assoc["nodes"]:
                 for address in exp.boards_of(reference):
-                    self._apply(address, action)
+                    self._apply(address, action, set())
         exp.deployment = {"0": sorted(ok), "1": sorted(ko)}
 
     def _finish(self, exp: Experiment) -> None:
@@ -230,18 +232,21 @@ class Testbed:
             a: b.view(a in busy)["state"] for a, b in self.inventory.boards.items()
         }
 
-    def _apply(self, address: str, action: Action) -> bool:
+    def _apply(self, address: str, action: Action, fired: set[int]) -> bool:
+        """Apply ``action`` to one board; the uids of the faults that refused it go to ``fired``."""
         board: Board = self.inventory.board(address)
         if board.health != "Alive":
             return False
         for fault in self.node_faults:
             if fault.command == action.command and (not fault.nodes or address in fault.nodes):
+                fired.add(fault.uid)
                 return False
         return apply_action(board, self.runtime[address], action)
 
-    def _consume_faults(self, command: str) -> None:
+    def _consume_faults(self, fired: set[int]) -> None:
+        """One use less for each fault that refused something in a command."""
         for fault in list(self.node_faults):
-            if fault.command == command and fault.count is not None:
+            if fault.uid in fired and fault.count is not None:
                 fault.count -= 1
                 if fault.count <= 0:
                     self.node_faults.remove(fault)
@@ -263,11 +268,13 @@ class Testbed:
                 action.profile not in stored
             ):
                 raise IotlabError(400, f"profile {action.profile!r} does not exist")
-            ok, ko = [], []
+            ok: list[str] = []
+            ko: list[str] = []
+            fired: set[int] = set()
             for address in nodes or exp.boards:
-                done = address in exp.boards and self._apply(address, action)
+                done = address in exp.boards and self._apply(address, action, fired)
                 (ok if done else ko).append(address)
-            self._consume_faults(action.command)
+            self._consume_faults(fired)
             return {"0": ok, "1": ko}
 
     # --------------------------------------------------------------- profiles

@@ -187,3 +187,18 @@ def test_bad_json_body_gets_a_json_error(iotlab_emulator, iotlab_api):
                            auth=("alice", "alice-pw"), timeout=10)  # fmt: skip
     assert answer.status_code == 400
     assert answer.json()["code"] == 400 and "Invalid JSON body" in answer.json()["message"]
+
+
+def test_flash_fault_at_launch_is_used_only_where_it_fires(iotlab_api, iotlab_emulator, firmwares):
+    target = f"m3-6.{G}"
+    iotlab_emulator.add_fault(kind="node_ko", command="flash", nodes=[target], count=1)
+    exp_id, _ = _running(iotlab_api, 2)  # m3-1, m3-2: the fault does not fire
+    node.node_command(iotlab_api, "flash", exp_id, [], str(firmwares["a"]))
+    assert [f["nodes"] for f in iotlab_emulator.app.list_faults()] == [[target]]
+
+    res = experiment.exp_resources(experiment.AliasNodes(4, "grenoble", M3), str(firmwares["b"]))
+    second = experiment.submit_experiment(iotlab_api, "with-fw", 10, [res])["id"]
+    deployment = experiment.get_experiment(iotlab_api, second, "deployment")
+    assert deployment["1"] == [target] and len(deployment["0"]) == 3
+    assert iotlab_emulator.app.list_faults() == []
+    assert target not in iotlab_emulator.firmware()
