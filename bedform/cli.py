@@ -503,5 +503,29 @@ def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
                 config_path=config_path)
 
 
+@emulate.command("iotlab")
+@click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
+@click.option("--speed", default=1.0, type=float, show_default=True,
+              help="Virtual seconds per real second.")
+@click.option("--latency-ms", default=0.0, type=float, show_default=True,
+              help="Delay added to every answer.")
+@click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
+              help="An account (repeatable; default alice:alice).")
+@click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
+              help="Where to write the iotlabcli password file of the first account.")
+@pass_options
+def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
+                   users: tuple[str, ...], config_path: str | None) -> None:
+    """The FIT IoT-LAB REST API, served on loopback until Ctrl-C."""
+    from bedform.emulators.iotlab.server import run_cli
+
+    for user in users:
+        if ":" not in user:
+            raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
+    with reported(options):
+        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
+                config_path=config_path)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,218 @@
+"""Run the IoT-LAB emulator: in-process for tests, or from the command line."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, TextIO
+
+from ..common import EmulatorServer, VirtualClock
+from ..g5k.server import _parse_users
+from .api import IotlabApp
+from .inventory import Inventory
+from .testbed import Testbed
+
+DEFAULT_USERS: dict[str, str] = {"alice": "alice"}
+DEFAULT_RC_PATH = Path(".bedform") / "iotlabrc"
+
+
+class IotlabEmulator:
+    """A FIT IoT-LAB REST API emulator on a free loopback port.
+
+    >>> with IotlabEmulator(users={"alice": "pw"}, speed=0) as emu:
+    ...     emu.write_rc("iotlabrc", "alice")   # for IOTLAB_PASSWORD_FILE
+    ...     env = emu.client_env("iotlabrc")    # IOTLAB_API_URL + IOTLAB_PASSWORD_FILE
+    ...     emu.advance(3600)                   # one virtual hour later
+
+    ``users`` may call the API with HTTP Basic auth. ``speed`` is virtual
+    seconds per real second (0 freezes the clock), ``epoch`` the initial
+    virtual time (default: now), ``latency_ms`` a delay added to every API
+    request. Experiments spend ``launch_seconds`` in toLaunch/Launching.
+    ``layout`` (site → archi → count) and ``health`` (board → state) replace
+    the default inventory.
+    """
+
+    def __init__(
+        self,
+        users: Mapping[str, str] | None = None,
+        *,
+        speed: float = 1.0,
+        latency_ms: float = 0.0,
+        epoch: float | None = None,
+        launch_seconds: float = 10.0,
+        first_experiment_id: int = 400_001,
+        port: int = 0,
+        layout: Mapping[str, Mapping[str, int]] | None = None,
+        health: Mapping[str, str] | None = None,
+    ) -> None:
+        self.users = dict(DEFAULT_USERS if users is None else users)
+        self.clock = VirtualClock(epoch=epoch, speed=speed)
+        self.testbed = Testbed(
+            Inventory(layout, health), self.clock, launch_seconds, first_experiment_id
+        )
+        self.app = IotlabApp(self.testbed, self.users, self.clock, latency_ms)
+        self._server = EmulatorServer(self.app, "127.0.0.1", port)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> IotlabEmulator:
+        """Start serving (idempotent); returns self."""
+        if not self._server.running:
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (idempotent)."""
+        self._server.stop()
+
+    def __enter__(self) -> IotlabEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------- addresses
+    @property
+    def port(self) -> int:
+        """The TCP port (known once started)."""
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (the control endpoints live under ``/_emulator``)."""
+        return self._server.base_url
+
+    @property
+    def url(self) -> str:
+        """The API base URL for iotlabcli (``IOTLAB_API_URL``), ending with ``/``."""
+        return f"{self._server.base_url}/api/"
+
+    # ------------------------------------------------------- client config
+    def credentials(self, user: str | None = None) -> tuple[str, str]:
+        """``(login, password)`` of ``user`` (default: the first account)."""
+        if user is None:
+            user = next(iter(self.users))
+        if user not in self.users:
+            raise KeyError(f"unknown emulator user {user!r}")
+        return user, self.users[user]
+
+    def write_rc(self, path: str | Path, user: str | None = None) -> Path:
+        """Write an iotlabcli password file (``login:base64(password)``, mode 0600)."""
+        login, password = self.credentials(user)
+        if ":" in login:
+            raise ValueError(f"user {login!r}: iotlabcli cannot read a login containing ':'")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        encoded = base64.b64encode(password.encode()).decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{login}:{encoded}")
+        return path
+
+    def client_env(self, rc_path: str | Path) -> dict[str, str]:
+        """Environment that points iotlabcli (set before importing it) at this emulator."""
+        return {"IOTLAB_API_URL": self.url, "IOTLAB_PASSWORD_FILE": str(Path(rc_path).resolve())}
+
+    # ------------------------------------------------------ test helpers
+    def now(self) -> float:
+        """Current virtual time (epoch seconds)."""
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the virtual clock forward; transitions happen on the next access."""
+        return self.clock.advance(seconds)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """API requests answered so far (method, path, query, status, time, duration_ms)."""
+        return self.app.log.items()
+
+    def clear_requests(self) -> None:
+        """Forget the request log."""
+        self.app.log.clear()
+
+    def add_fault(self, **spec: Any) -> dict[str, Any]:
+        """Same as ``POST /_emulator/faults`` with ``spec`` as the body."""
+        return self.app.add_fault(spec)
+
+    def set_board_state(self, nodes: Iterable[str], state: str = "Dead") -> list[str]:
+        """Same as ``POST /_emulator/boards``: ``Alive``, ``Absent``, ``Suspected``, ``Dead``."""
+        return self.testbed.set_health(list(nodes), state)
+
+    def boards(self, site: str | None = None) -> dict[str, Any]:
+        """Same as ``GET /_emulator/boards``."""
+        return self.app.boards_view(site)
+
+    def firmware(self) -> dict[str, Any]:
+        """Same as ``GET /_emulator/firmware``: board → flashed file name and sha256."""
+        return self.app.firmware_view()
+
+    def reset(self) -> None:
+        """Same as ``POST /_emulator/reset``: forget all state, faults and the log."""
+        self.testbed.reset()
+        self.app.clear_faults()
+        self.app.log.clear()
+
+
+def run_cli(
+    port: int = 0,
+    speed: float = 1.0,
+    latency_ms: float = 0.0,
+    users: Mapping[str, str] | Iterable[str] | None = None,
+    config_path: str | Path | None = None,
+    *,
+    out: TextIO | None = None,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve the emulator until Ctrl-C (or SIGTERM, or ``stop_event``).
+
+    ``users`` is a mapping or ``NAME:PASSWORD`` strings (default ``alice:alice``).
+    Prints the address, writes the first user's iotlabcli password file to
+    ``config_path`` (default ``.bedform/iotlabrc``) and the lines that point
+    iotlabcli at the emulator.
+    """
+    out = out or sys.stdout
+    emulator = IotlabEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port)
+    path = Path(config_path) if config_path else DEFAULT_RC_PATH
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def _terminate(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    emulator.start()
+    try:
+        written = emulator.write_rc(path).resolve()
+        env = emulator.client_env(written)
+        print(f"FIT IoT-LAB API emulator listening on {emulator.url}", file=out)
+        print(f"  accounts: {', '.join(emulator.users)}", file=out)
+        print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms", file=out)
+        print(f"  iotlabcli password file ({next(iter(emulator.users))}): {written}", file=out)
+        print("  point iotlabcli at it (and have no ~/.iotlab.api-url):", file=out)
+        for name, value in env.items():
+            print(f"    export {name}={value}", file=out)
+        print(
+            f"  control endpoints:    {emulator.base_url}/_emulator/boards (see docs/emulators.md)",
+            file=out,
+        )
+        print("Press Ctrl-C to stop.", file=out, flush=True)
+        while not (stop_event and stop_event.is_set()):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        print("Emulator stopped.", file=out, flush=True)
