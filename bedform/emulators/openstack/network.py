@@ -1,0 +1,563 @@
+"""Neutron's model: networks, subnets, ports with IP allocation, routers, floating IPs.
+
+Resources are the JSON dictionaries the API shows, stored in the :class:`Cloud`.
+Errors are :class:`CloudError` in Neutron's ``{"NeutronError": …}`` shape, with
+the type names and messages of the real service. Callers hold ``cloud.lock``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from .cloud import Cloud
+from .model import CloudError, Server, dashed_id
+from .seed import EXTERNAL_CIDR, EXTERNAL_NETWORK, EXTERNAL_SUBNET
+
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+FLOATING_IP_OWNER = "network:floatingip"
+
+
+def neutron_error(status: int, kind: str, message: str) -> CloudError:
+    """An error in Neutron's shape."""
+    return CloudError(status, {"NeutronError": {"type": kind, "message": message, "detail": ""}})
+
+
+def bad_request(message: str) -> CloudError:
+    """Neutron's 400 for invalid input."""
+    return neutron_error(400, "HTTPBadRequest", message)
+
+
+class Networking:
+    """Operations on the networking state of a cloud (the logic behind ``/v2.0``)."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+
+    # ---------------------------------------------------------------- common
+    def base(self, project_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Attributes every resource has."""
+        stamp = self.cloud.stamp()
+        return {
+            "id": self.cloud.new_id(),
+            "name": str(body.get("name") or ""),
+            "description": str(body.get("description") or ""),
+            "tenant_id": project_id,
+            "project_id": project_id,
+            "tags": [],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "revision_number": 0,
+        }
+
+    def touch(self, resource: dict[str, Any]) -> None:
+        """Record a change (``updated_at``, ``revision_number``)."""
+        resource["updated_at"] = self.cloud.stamp()
+        resource["revision_number"] += 1
+
+    def check_quota(self, project_id: str, resource: str, collection: Mapping[str, Any]) -> None:
+        """409 OverQuota when one more ``resource`` would exceed the project's limit."""
+        limit = self.cloud.quota(project_id, resource)
+        used = sum(1 for item in collection.values() if item["project_id"] == project_id)
+        if limit >= 0 and used + 1 > limit:
+            raise neutron_error(409, "OverQuota", f"Quota exceeded for resources: ['{resource}'].")
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        """How many of each quota'd resource a project holds."""
+        cloud = self.cloud
+        collections = {"network": cloud.networks, "subnet": cloud.subnets, "port": cloud.ports,
+                       "router": cloud.routers, "floatingip": cloud.floatingips,
+                       "security_group": cloud.security_groups,
+                       "security_group_rule": cloud.security_group_rules}
+        return {name: sum(1 for item in items.values() if item["project_id"] == project_id)
+                for name, items in collections.items()}
+
+    def network(self, network_id: str) -> dict[str, Any]:
+        """A network, or 404 NetworkNotFound."""
+        try:
+            return self.cloud.networks[network_id]
+        except KeyError:
+            raise neutron_error(404, "NetworkNotFound",
+                                f"Network {network_id} could not be found.") from None
+
+    def subnet(self, subnet_id: str) -> dict[str, Any]:
+        """A subnet, or 404 SubnetNotFound."""
+        try:
+            return self.cloud.subnets[subnet_id]
+        except KeyError:
+            raise neutron_error(404, "SubnetNotFound",
+                                f"Subnet {subnet_id} could not be found.") from None
+
+    def port(self, port_id: str) -> dict[str, Any]:
+        """A port, or 404 PortNotFound."""
+        try:
+            return self.cloud.ports[port_id]
+        except KeyError:
+            raise neutron_error(404, "PortNotFound",
+                                f"Port {port_id} could not be found.") from None
+
+    # -------------------------------------------------------------- networks
+    def seed_external(self, project_id: str) -> None:
+        """The external network ``public`` with its subnet, owned by ``project_id``."""
+        network = self.create_network(project_id, {"name": EXTERNAL_NETWORK,
+                                                   "router:external": True})
+        _rekey(self.cloud.networks, network, dashed_id("network", EXTERNAL_NETWORK))
+        subnet = self.create_subnet(project_id, {"name": EXTERNAL_SUBNET,
+                                                 "network_id": network["id"],
+                                                 "cidr": EXTERNAL_CIDR, "ip_version": 4,
+                                                 "enable_dhcp": False})
+        _rekey(self.cloud.subnets, subnet, dashed_id("subnet", EXTERNAL_SUBNET))
+        network["subnets"] = [subnet["id"]]
+
+    def create_network(self, project_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new network."""
+        self.check_quota(project_id, "network", self.cloud.networks)
+        network = self.base(project_id, body)
+        network.update({
+            "admin_state_up": bool(body.get("admin_state_up", True)),
+            "status": "ACTIVE",
+            "subnets": [],
+            "shared": bool(body.get("shared", False)),
+            "router:external": bool(body.get("router:external", False)),
+            "mtu": int(body.get("mtu") or 1450),
+            "port_security_enabled": bool(body.get("port_security_enabled", True)),
+            "availability_zone_hints": [],
+            "availability_zones": ["nova"],
+            "ipv4_address_scope": None,
+            "ipv6_address_scope": None,
+            "is_default": False,
+            "l2_adjacency": True,
+            "dns_domain": str(body.get("dns_domain") or ""),
+        })
+        self.cloud.networks[network["id"]] = network
+        return network
+
+    def delete_network(self, network: dict[str, Any]) -> None:
+        """Delete a network; 409 NetworkInUse while ports other than DHCP/router use it."""
+        in_use = [p for p in self.cloud.ports.values() if p["network_id"] == network["id"]]
+        if in_use:
+            raise neutron_error(
+                409, "NetworkInUse",
+                f"Unable to complete operation on network {network['id']}. "
+                "There are one or more ports still in use on the network.")
+        for subnet_id in network["subnets"]:
+            self.cloud.subnets.pop(subnet_id, None)
+        del self.cloud.networks[network["id"]]
+
+    # --------------------------------------------------------------- subnets
+    def create_subnet(self, project_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new subnet: default gateway is the first address, the pool the rest."""
+        network = self.network(str(body.get("network_id") or ""))
+        try:
+            cidr = ipaddress.ip_network(str(body.get("cidr") or ""), strict=False)
+        except ValueError:
+            raise bad_request(f"Invalid input for cidr. Reason: '{body.get('cidr')}' "
+                              "is not a valid IP subnet.") from None
+        if int(body.get("ip_version", cidr.version)) != cidr.version:
+            raise bad_request("Invalid input for operation: ip_version does not match cidr.")
+        for other_id in network["subnets"]:
+            other = ipaddress.ip_network(self.cloud.subnets[other_id]["cidr"])
+            if other.overlaps(cidr):
+                raise bad_request(
+                    f"Invalid input for operation: Requested subnet with cidr: {cidr} for "
+                    f"network: {network['id']} overlaps with another subnet.")
+        self.check_quota(project_id, "subnet", self.cloud.subnets)
+        hosts = list(cidr.hosts()) if cidr.num_addresses <= 65536 else []
+        gateway = body.get("gateway_ip", str(hosts[0]) if hosts else None)
+        if gateway is not None and ipaddress.ip_address(gateway) not in cidr:
+            raise bad_request(f"Invalid input for operation: Gateway IP {gateway} "
+                              f"is not in subnet {cidr}.")
+        pools = body.get("allocation_pools") or self._default_pools(hosts, gateway)
+        for pool in pools:
+            for key in ("start", "end"):
+                if ipaddress.ip_address(pool[key]) not in cidr:
+                    raise bad_request(f"The allocation pool {pool['start']}-{pool['end']} "
+                                      f"spans beyond the subnet cidr {cidr}.")
+        subnet = self.base(project_id, body)
+        subnet.update({
+            "network_id": network["id"],
+            "ip_version": cidr.version,
+            "cidr": str(cidr),
+            "gateway_ip": gateway,
+            "allocation_pools": [{"start": p["start"], "end": p["end"]} for p in pools],
+            "dns_nameservers": list(body.get("dns_nameservers") or []),
+            "host_routes": list(body.get("host_routes") or []),
+            "enable_dhcp": bool(body.get("enable_dhcp", True)),
+            "ipv6_ra_mode": None,
+            "ipv6_address_mode": None,
+            "subnetpool_id": None,
+            "segment_id": None,
+            "service_types": [],
+            "dns_publish_fixed_ip": False,
+        })
+        self.cloud.subnets[subnet["id"]] = subnet
+        network["subnets"].append(subnet["id"])
+        self.touch(network)
+        return subnet
+
+    @staticmethod
+    def _default_pools(hosts: list[Any], gateway: str | None) -> list[dict[str, str]]:
+        free = [h for h in hosts if str(h) != gateway]
+        return [{"start": str(free[0]), "end": str(free[-1])}] if free else []
+
+    def delete_subnet(self, subnet: dict[str, Any]) -> None:
+        """Delete a subnet; 409 SubnetInUse while a port has an address on it."""
+        if any(ip["subnet_id"] == subnet["id"] for port in self.cloud.ports.values()
+               for ip in port["fixed_ips"]):
+            raise neutron_error(
+                409, "SubnetInUse",
+                f"Unable to complete operation on subnet {subnet['id']}: "
+                "One or more ports have an IP allocation from this subnet.")
+        network = self.cloud.networks[subnet["network_id"]]
+        network["subnets"].remove(subnet["id"])
+        del self.cloud.subnets[subnet["id"]]
+
+    def allocate_ip(self, subnet: Mapping[str, Any]) -> str:
+        """The first free address of the subnet's pools; 409 when exhausted."""
+        used = {ip["ip_address"] for port in self.cloud.ports.values()
+                for ip in port["fixed_ips"] if ip["subnet_id"] == subnet["id"]}
+        for pool in subnet["allocation_pools"]:
+            address = ipaddress.ip_address(pool["start"])
+            end = ipaddress.ip_address(pool["end"])
+            while address <= end:
+                if str(address) not in used:
+                    return str(address)
+                address += 1
+        raise neutron_error(409, "IpAddressGenerationFailure",
+                            f"No more IP addresses available on network {subnet['network_id']}.")
+
+    # ----------------------------------------------------------------- ports
+    def create_port(
+        self,
+        project_id: str,
+        body: Mapping[str, Any],
+        *,
+        security_group_ids: list[str] | None = None,
+        counted: bool = True,
+    ) -> dict[str, Any]:
+        """A new port on ``body["network_id"]`` with an address on each requested subnet.
+
+        ``fixed_ips`` may name ``subnet_id`` and/or ``ip_address``; by default the
+        port gets one address from the network's first IPv4 subnet. ``counted``
+        ports (all but the hidden gateway and floating IP ports) count against
+        the project's ``port`` quota.
+        """
+        network = self.network(str(body.get("network_id") or ""))
+        if counted:
+            self.check_quota(project_id, "port", self.cloud.ports)
+        fixed_ips = self._fixed_ips(network, body.get("fixed_ips"))
+        port = self.base(project_id, body)
+        device_owner = str(body.get("device_owner") or "")
+        if security_group_ids is None:
+            security_group_ids = list(body.get("security_groups") or [])
+        port.update({
+            "network_id": network["id"],
+            "admin_state_up": bool(body.get("admin_state_up", True)),
+            "mac_address": "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}"
+                                                  for _ in range(3)),
+            "fixed_ips": fixed_ips,
+            "device_id": str(body.get("device_id") or ""),
+            "device_owner": device_owner,
+            "status": "ACTIVE" if device_owner else "DOWN",
+            "security_groups": security_group_ids,
+            "allowed_address_pairs": list(body.get("allowed_address_pairs") or []),
+            "extra_dhcp_opts": [],
+            "port_security_enabled": bool(body.get("port_security_enabled",
+                                                   network["port_security_enabled"])),
+            "binding:vnic_type": "normal",
+            "dns_name": "",
+            "dns_assignment": [],
+            "ip_allocation": "immediate",
+            "propagate_uplink_status": False,
+        })
+        self.cloud.ports[port["id"]] = port
+        return port
+
+    def _fixed_ips(self, network: Mapping[str, Any], requested: Any) -> list[dict[str, str]]:
+        if not requested:
+            v4 = [s for s in network["subnets"] if self.cloud.subnets[s]["ip_version"] == 4]
+            requested = [{"subnet_id": v4[0]}] if v4 else []
+        fixed = []
+        for spec in requested:
+            subnet_id = spec.get("subnet_id")
+            address = spec.get("ip_address")
+            if subnet_id is None:
+                subnet_id = next(
+                    (s for s in network["subnets"]
+                     if ipaddress.ip_address(address)
+                     in ipaddress.ip_network(self.cloud.subnets[s]["cidr"])), None)
+                if subnet_id is None:
+                    raise bad_request(f"Invalid input for operation: IP address {address} is "
+                                      f"not a valid IP for any of the subnets on the network "
+                                      f"{network['id']}.")
+            subnet = self.subnet(subnet_id)
+            if subnet["network_id"] != network["id"]:
+                raise bad_request(f"Invalid input for operation: Failed to create port on "
+                                  f"network {network['id']}, because fixed_ips included invalid "
+                                  f"subnet {subnet_id}.")
+            if address is None:
+                address = self.allocate_ip(subnet)
+            elif any(ip["ip_address"] == address and ip["subnet_id"] == subnet_id
+                     for p in self.cloud.ports.values() for ip in p["fixed_ips"]):
+                raise neutron_error(409, "IpAddressAlreadyAllocated",
+                                    f"IP address {address} already allocated in subnet "
+                                    f"{subnet_id}")
+            fixed.append({"subnet_id": subnet_id, "ip_address": str(address)})
+        return fixed
+
+    def delete_port(self, port: Mapping[str, Any]) -> None:
+        """Remove a port; floating IPs on it are disassociated."""
+        for fip in self.cloud.floatingips.values():
+            if fip["port_id"] == port["id"]:
+                self.disassociate(fip)
+        self.cloud.ports.pop(port["id"], None)
+
+    # ------------------------------------------------------ servers (for Nova)
+    def server_addresses(self, server: Server) -> dict[str, list[dict[str, Any]]]:
+        """Nova's ``addresses``: per network name, fixed entries then floating ones."""
+        addresses: dict[str, list[dict[str, Any]]] = {}
+        for port_id in server.port_ids:
+            port = self.cloud.ports.get(port_id)
+            if port is None:
+                continue
+            entries = addresses.setdefault(self.cloud.networks[port["network_id"]]["name"], [])
+            mac = port["mac_address"]
+            for ip in port["fixed_ips"]:
+                entries.append(_address(ip["ip_address"], "fixed", mac))
+            for fip in self.cloud.floatingips.values():
+                if fip["port_id"] == port_id:
+                    entries.append(_address(fip["floating_ip_address"], "floating", mac))
+        return addresses
+
+    # --------------------------------------------------------------- routers
+    def create_router(self, project_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new router, with its gateway when ``external_gateway_info`` is given."""
+        self.check_quota(project_id, "router", self.cloud.routers)
+        router = self.base(project_id, body)
+        router.update({"admin_state_up": bool(body.get("admin_state_up", True)),
+                       "status": "ACTIVE", "external_gateway_info": None, "routes": [],
+                       "availability_zone_hints": [], "availability_zones": ["nova"],
+                       "flavor_id": None})
+        self.set_gateway(router, body.get("external_gateway_info"))
+        self.cloud.routers[router["id"]] = router
+        return router
+
+    def set_gateway(self, router: dict[str, Any], info: Any) -> None:
+        """Set (or with ``None`` clear) the router's external gateway."""
+        current = router["external_gateway_info"]
+        if current is not None and (info is None or info.get("network_id")
+                                    != current["network_id"]):
+            if any(f["router_id"] == router["id"] for f in self.cloud.floatingips.values()):
+                raise neutron_error(
+                    409, "RouterExternalGatewayInUseByFloatingIp",
+                    f"Gateway cannot be updated for router {router['id']}, since a gateway to "
+                    f"external network {current['network_id']} is required by one or more "
+                    "floating IPs.")
+            for port in list(self.cloud.ports.values()):
+                if port["device_id"] == router["id"] and port["device_owner"] == ROUTER_GATEWAY:
+                    self.delete_port(port)
+            router["external_gateway_info"] = None
+        if not info or (current is not None and info.get("network_id")
+                        == current["network_id"]):
+            return
+        network = self.network(str(info.get("network_id") or ""))
+        if not network["router:external"]:
+            raise bad_request(f"Bad router request: Network {network['id']} is not an external "
+                              "network.")
+        port = self.create_port("", {"network_id": network["id"], "device_id": router["id"],
+                                     "device_owner": ROUTER_GATEWAY}, counted=False)
+        router["external_gateway_info"] = {
+            "network_id": network["id"],
+            "enable_snat": bool(info.get("enable_snat", True)),
+            "external_fixed_ips": [dict(ip) for ip in port["fixed_ips"]],
+        }
+
+    def interface_ports(self, router: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The router's interface ports."""
+        return [p for p in self.cloud.ports.values()
+                if p["device_id"] == router["id"] and p["device_owner"] == ROUTER_INTERFACE]
+
+    def add_interface(self, router: dict[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+        """Attach a subnet (at its gateway address) or an existing port to the router."""
+        if "port_id" in body:
+            port = self.port(str(body["port_id"]))
+            if port["device_id"]:
+                raise neutron_error(409, "PortInUse",
+                                    f"Unable to complete operation on port {port['id']} for "
+                                    f"network {port['network_id']}. Port already has an "
+                                    f"attached device {port['device_id']}.")
+        elif "subnet_id" in body:
+            subnet = self.subnet(str(body["subnet_id"]))
+            if any(ip["subnet_id"] == subnet["id"] for p in self.interface_ports(router)
+                   for ip in p["fixed_ips"]):
+                raise bad_request(f"Bad router request: Router already has a port on subnet "
+                                  f"{subnet['id']}.")
+            if not subnet["gateway_ip"]:
+                raise bad_request("Bad router request: Subnet for router interface must have "
+                                  "a gateway IP.")
+            port = self.create_port(router["project_id"], {
+                "network_id": subnet["network_id"],
+                "fixed_ips": [{"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}],
+            }, security_group_ids=[])
+        else:
+            raise bad_request("Bad router request: Either subnet_id or port_id must be "
+                              "specified.")
+        port["device_id"] = router["id"]
+        port["device_owner"] = ROUTER_INTERFACE
+        port["status"] = "ACTIVE"
+        self.touch(router)
+        return self._interface_info(router, port)
+
+    def remove_interface(self, router: dict[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+        """Detach a subnet or port from the router, deleting the interface port."""
+        ports = self.interface_ports(router)
+        if "port_id" in body:
+            port = next((p for p in ports if p["id"] == body["port_id"]), None)
+            if port is None:
+                raise neutron_error(404, "RouterInterfaceNotFound",
+                                    f"Router {router['id']} does not have an interface with id "
+                                    f"{body['port_id']}")
+        elif "subnet_id" in body:
+            port = next((p for p in ports for ip in p["fixed_ips"]
+                         if ip["subnet_id"] == body["subnet_id"]), None)
+            if port is None:
+                raise neutron_error(404, "RouterInterfaceNotFoundForSubnet",
+                                    f"Router {router['id']} has no interface on subnet "
+                                    f"{body['subnet_id']}")
+        else:
+            raise bad_request("Bad router request: Either subnet_id or port_id must be "
+                              "specified.")
+        subnet_ids = {ip["subnet_id"] for ip in port["fixed_ips"]}
+        for fip in self.cloud.floatingips.values():
+            fixed = self.cloud.ports.get(fip["port_id"] or "")
+            if fip["router_id"] == router["id"] and fixed is not None and any(
+                    ip["subnet_id"] in subnet_ids for ip in fixed["fixed_ips"]):
+                raise neutron_error(
+                    409, "RouterInterfaceInUseByFloatingIP",
+                    f"Router interface for subnet {sorted(subnet_ids)[0]} on router "
+                    f"{router['id']} cannot be deleted, as it is required by one or more "
+                    "floating IPs.")
+        info = self._interface_info(router, port)
+        self.delete_port(port)
+        self.touch(router)
+        return info
+
+    @staticmethod
+    def _interface_info(router: Mapping[str, Any], port: Mapping[str, Any]) -> dict[str, Any]:
+        subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
+        return {"id": router["id"], "tenant_id": router["project_id"],
+                "project_id": router["project_id"], "port_id": port["id"],
+                "network_id": port["network_id"], "subnet_id": subnet_ids[0],
+                "subnet_ids": subnet_ids}
+
+    def delete_router(self, router: dict[str, Any]) -> None:
+        """Delete a router; 409 RouterInUse while it has interfaces."""
+        if self.interface_ports(router):
+            raise neutron_error(409, "RouterInUse", f"Router {router['id']} still has ports")
+        self.set_gateway(router, None)
+        del self.cloud.routers[router["id"]]
+
+    # ---------------------------------------------------------- floating IPs
+    def create_floatingip(self, project_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Allocate an address from the external network (and associate it if asked)."""
+        network_id = body.get("floating_network_id")
+        if not network_id:
+            raise bad_request("Invalid input for floating_network_id. Reason: "
+                              "'None' is not a valid UUID.")
+        network = self.network(str(network_id))
+        if not network["router:external"]:
+            raise bad_request(f"Bad floatingip request: Network {network['id']} is not a valid "
+                              "external network.")
+        self.check_quota(project_id, "floatingip", self.cloud.floatingips)
+        fixed_ips = ([{"ip_address": body["floating_ip_address"]}]
+                     if body.get("floating_ip_address") else None)
+        fip = self.base(project_id, body)
+        port = self.create_port("", {"network_id": network["id"], "fixed_ips": fixed_ips,
+                                     "device_id": fip["id"],
+                                     "device_owner": FLOATING_IP_OWNER}, counted=False)
+        fip.update({"floating_ip_address": port["fixed_ips"][0]["ip_address"],
+                    "floating_network_id": network["id"], "router_id": None, "port_id": None,
+                    "fixed_ip_address": None, "status": "DOWN", "port_details": None,
+                    "qos_policy_id": None, "dns_name": "", "dns_domain": "",
+                    "port_forwardings": []})
+        try:
+            if body.get("port_id"):
+                self.associate(fip, str(body["port_id"]), body.get("fixed_ip_address"))
+        except CloudError:
+            self.cloud.ports.pop(port["id"], None)
+            raise
+        self.cloud.floatingips[fip["id"]] = fip
+        return fip
+
+    def associate(self, fip: dict[str, Any], port_id: str, fixed_address: Any = None) -> None:
+        """Point a floating IP at a port through a router that reaches its subnet."""
+        port = self.port(port_id)
+        candidates = [ip for ip in port["fixed_ips"]
+                      if ipaddress.ip_address(ip["ip_address"]).version == 4
+                      and fixed_address in (None, ip["ip_address"])]
+        if not candidates:
+            raise bad_request(f"Bad floatingip request: Port {port_id} does not have fixed ip "
+                              f"{fixed_address}." if fixed_address else
+                              f"Bad floatingip request: Port {port_id} does not have any IPv4 "
+                              "address.")
+        fixed = candidates[0]
+        router_id = self._router_towards(fip["floating_network_id"], fixed["subnet_id"])
+        if router_id is None:
+            raise neutron_error(
+                404, "ExternalGatewayForFloatingIPNotFound",
+                f"External network {fip['floating_network_id']} is not reachable from subnet "
+                f"{fixed['subnet_id']}.  Therefore, cannot associate Port {port_id} with a "
+                "Floating IP.")
+        for other in self.cloud.floatingips.values():
+            if (other["id"] != fip["id"] and other["port_id"] == port_id
+                    and other["fixed_ip_address"] == fixed["ip_address"]):
+                raise neutron_error(
+                    409, "FloatingIPPortAlreadyAssociated",
+                    f"Cannot associate floating IP {fip['floating_ip_address']} ({fip['id']}) "
+                    f"with port {port_id} using fixed IP {fixed['ip_address']}, as that fixed IP "
+                    f"already has a floating IP on external network "
+                    f"{fip['floating_network_id']}.")
+        fip.update({"port_id": port_id, "fixed_ip_address": fixed["ip_address"],
+                    "router_id": router_id, "status": "ACTIVE",
+                    "port_details": {"name": port["name"], "network_id": port["network_id"],
+                                     "mac_address": port["mac_address"],
+                                     "admin_state_up": port["admin_state_up"],
+                                     "status": port["status"], "device_id": port["device_id"],
+                                     "device_owner": port["device_owner"]}})
+
+    def _router_towards(self, external_network_id: str, subnet_id: str) -> str | None:
+        for router in self.cloud.routers.values():
+            gateway = router["external_gateway_info"]
+            if gateway is None or gateway["network_id"] != external_network_id:
+                continue
+            if any(ip["subnet_id"] == subnet_id for p in self.interface_ports(router)
+                   for ip in p["fixed_ips"]):
+                return str(router["id"])
+        return None
+
+    def disassociate(self, fip: dict[str, Any]) -> None:
+        """Detach a floating IP from its port."""
+        fip.update({"port_id": None, "fixed_ip_address": None, "router_id": None,
+                    "status": "DOWN", "port_details": None})
+
+    def delete_floatingip(self, fip: Mapping[str, Any]) -> None:
+        """Release a floating IP and its address."""
+        for port in list(self.cloud.ports.values()):
+            if port["device_id"] == fip["id"] and port["device_owner"] == FLOATING_IP_OWNER:
+                del self.cloud.ports[port["id"]]
+        del self.cloud.floatingips[fip["id"]]
+
+
+def _rekey(collection: dict[str, dict[str, Any]], resource: dict[str, Any], new_id: str) -> None:
+    """Give a seeded resource its stable id."""
+    collection.pop(resource["id"])
+    resource["id"] = new_id
+    collection[new_id] = resource
+
+
+def _address(address: str, kind: str, mac: str) -> dict[str, Any]:
+    return {"version": ipaddress.ip_address(address).version, "addr": address,
+            "OS-EXT-IPS:type": kind, "OS-EXT-IPS-MAC:mac_addr": mac}
