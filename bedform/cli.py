@@ -503,5 +503,23 @@ def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
                 config_path=config_path)
 
 
+@emulate.command("openstack")
+@click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
+@click.option("--speed", default=1.0, type=float, show_default=True,
+              help="Virtual seconds per real second.")
+@click.option("--latency-ms", default=0.0, type=float, show_default=True,
+              help="Delay added to every answer.")
+@click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
+              help="Where to write clouds.yaml (an openrc is written beside it).")
+@pass_options
+def emulate_openstack(options: Options, port: int, speed: float, latency_ms: float,
+                      config_path: str | None) -> None:
+    """Keystone, Nova, Neutron and Glance, served on loopback until Ctrl-C."""
+    from bedform.emulators.openstack.server import run_cli
+
+    with reported(options):
+        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path)
+
+
 if __name__ == "__main__":
     main()

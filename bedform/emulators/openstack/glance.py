@@ -84,7 +84,8 @@ class Glance:
     def _list(self, query: Mapping[str, str]) -> Response:
         images = sorted(self.cloud.images.values(), key=lambda i: (-i.created_at, i.id))
         views = [image_view(i) for i in images]
-        views = [v for v in views if all(str(v.get(k)) == query[k] for k in FILTERS if k in query)]
+        views = [v for v in views if all(_accepts(query[k], v.get(k)) for k in FILTERS
+                                         if k in query)]
         if "marker" in query:
             ids = [v["id"] for v in views]
             if query["marker"] not in ids:
@@ -103,6 +104,13 @@ class Glance:
             rest = {k: v for k, v in query.items() if k != "marker"}
             body["next"] = "/v2/images?" + urlencode({**rest, "marker": page[-1]["id"]})
         return json_response(body)
+
+
+def _accepts(wanted: str, value: Any) -> bool:
+    """Glance's filter match: equality, or ``in:a,b`` for a set of values."""
+    if wanted.startswith("in:"):
+        return str(value) in wanted[3:].split(",")
+    return str(value) == wanted
 
 
 def image_view(image: Image) -> dict[str, Any]:
