@@ -32,6 +32,7 @@ from .network import Networking, neutron_error
 from .neutron import Neutron
 from .nova import Nova
 from .secgroups import SecurityGroups
+from .servers import NO_VALID_HOST
 
 #: A service's request handler: (request, path parts after its prefix, its root URL).
 Handler = Callable[[Request, list[str], str], Response]
@@ -153,8 +154,7 @@ class OpenstackApp(BaseEmulatorApp):
                 from None
         if count is not None and (not isinstance(count, int) or count < 1):
             raise ApiError(400, "invalid fault: count must be an integer >= 1")
-        message = str(spec.get("message") or "No valid host was found. There are not enough "
-                      "hosts available.")
+        message = str(spec.get("message") or NO_VALID_HOST)
         with self.cloud.lock:
             return self.cloud.add_server_fault(name, count, message).to_dict()
 
@@ -206,9 +206,9 @@ class OpenstackApp(BaseEmulatorApp):
                 raise ApiError(404 if not found else 409,
                                f"{len(found)} servers match {server!r}; give an id")
             target = found[0]
-            self.nova.sync(target)
+            self.nova.servers.sync(target)
             if status == "ERROR":
-                self.nova.fail(target, str(message or "Emulated failure of the instance."))
+                self.nova.servers.fail(target, str(message or "Emulated failure of the instance."))
             else:
                 target.status, target.fault = status, None
                 target.updated_at = self.cloud.clock.now()

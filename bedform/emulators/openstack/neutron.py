@@ -16,6 +16,7 @@ from ..common import Request, Response, json_response
 from .cloud import Cloud
 from .keystone import Caller
 from .network import Networking, bad_request, neutron_error
+from .routing import Routing
 from .secgroups import SecurityGroups
 
 NEUTRON_QUOTAS = ("network", "subnet", "port", "router", "floatingip", "security_group",
@@ -60,6 +61,7 @@ class Neutron:
     def __init__(self, cloud: Cloud, net: Networking, groups: SecurityGroups) -> None:
         self.cloud = cloud
         self.net = net
+        self.routing = Routing(net)
         self.groups = groups
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
@@ -105,8 +107,8 @@ class Neutron:
                     router = self._get(caller, "routers", router_id)
                     body = _body(request, None)
                     if action == "add_router_interface":
-                        return json_response(self.net.add_interface(router, body))
-                    return json_response(self.net.remove_interface(router, body))
+                        return json_response(self.routing.add_interface(router, body))
+                    return json_response(self.routing.remove_interface(router, body))
                 case [name] if name in SINGULAR:
                     if method == "GET":
                         return self._list(request, caller, name)
@@ -160,8 +162,8 @@ class Neutron:
             project_id = str(body.get("project_id", body.get("tenant_id")))
         creators: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
             "networks": self.net.create_network, "subnets": self.net.create_subnet,
-            "ports": self.net.create_port, "routers": self.net.create_router,
-            "floatingips": self.net.create_floatingip,
+            "ports": self.net.create_port, "routers": self.routing.create_router,
+            "floatingips": self.routing.create_floatingip,
             "security-groups": self.groups.create_group,
             "security-group-rules": self.groups.create_rule,
         }
@@ -182,12 +184,12 @@ class Neutron:
         if unknown:
             raise bad_request(f"Cannot update read-only attribute {unknown[0]}")
         if name == "routers" and "external_gateway_info" in body:
-            self.net.set_gateway(resource, body.pop("external_gateway_info"))
+            self.routing.set_gateway(resource, body.pop("external_gateway_info"))
         if name == "floatingips" and "port_id" in body:
             if body["port_id"] is None:
                 self.net.disassociate(resource)
             else:
-                self.net.associate(resource, str(body["port_id"]),
+                self.routing.associate(resource, str(body["port_id"]),
                                    body.get("fixed_ip_address"))
             body.pop("port_id")
             body.pop("fixed_ip_address", None)
@@ -203,8 +205,8 @@ class Neutron:
                 f"owner {resource['device_owner']}.")
         deleters: dict[str, Callable[[dict[str, Any]], None]] = {
             "networks": self.net.delete_network, "subnets": self.net.delete_subnet,
-            "ports": self.net.delete_port, "routers": self.net.delete_router,
-            "floatingips": self.net.delete_floatingip,
+            "ports": self.net.delete_port, "routers": self.routing.delete_router,
+            "floatingips": self.routing.delete_floatingip,
             "security-groups": self.groups.delete_group,
             "security-group-rules": lambda rule: self.cloud.security_group_rules.pop(rule["id"]),
         }
