@@ -19,6 +19,20 @@ from .seed import EXTERNAL_CIDR, EXTERNAL_NETWORK, EXTERNAL_SUBNET
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
 FLOATING_IP_OWNER = "network:floatingip"
+#: URL collection name -> (Neutron's NotFound type, its message)
+NOT_FOUND = {
+    "networks": ("NetworkNotFound", "Network {} could not be found."),
+    "subnets": ("SubnetNotFound", "Subnet {} could not be found."),
+    "ports": ("PortNotFound", "Port {} could not be found."),
+    "routers": ("RouterNotFound", "Router {} could not be found."),
+    "floatingips": ("FloatingIPNotFound", "Floating IP {} could not be found."),
+    "security-groups": ("SecurityGroupNotFound", "Security group {} does not exist"),
+    "security-group-rules": ("SecurityGroupRuleNotFound", "Security group rule {} does not exist"),
+}
+#: URL collection name -> quota resource name
+QUOTA_NAMES = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router",
+               "floatingips": "floatingip", "security-groups": "security_group",
+               "security-group-rules": "security_group_rule"}
 
 
 def neutron_error(status: int, kind: str, message: str) -> CloudError:
@@ -29,6 +43,12 @@ def neutron_error(status: int, kind: str, message: str) -> CloudError:
 def bad_request(message: str) -> CloudError:
     """Neutron's 400 for invalid input."""
     return neutron_error(400, "HTTPBadRequest", message)
+
+
+def not_found(collection: str, item_id: str) -> CloudError:
+    """Neutron's 404 for an unknown (or invisible) resource of a collection."""
+    kind, message = NOT_FOUND[collection]
+    return neutron_error(404, kind, message.format(item_id))
 
 
 class Networking:
@@ -65,39 +85,38 @@ class Networking:
         if limit >= 0 and used + 1 > limit:
             raise neutron_error(409, "OverQuota", f"Quota exceeded for resources: ['{resource}'].")
 
+    def collection(self, name: str) -> dict[str, dict[str, Any]]:
+        """The store behind a URL collection name (``networks``, ``security-groups``…)."""
+        cloud = self.cloud
+        return {"networks": cloud.networks, "subnets": cloud.subnets, "ports": cloud.ports,
+                "routers": cloud.routers, "floatingips": cloud.floatingips,
+                "security-groups": cloud.security_groups,
+                "security-group-rules": cloud.security_group_rules}[name]
+
     def usage(self, project_id: str) -> dict[str, int]:
         """How many of each quota'd resource a project holds."""
-        cloud = self.cloud
-        collections = {"network": cloud.networks, "subnet": cloud.subnets, "port": cloud.ports,
-                       "router": cloud.routers, "floatingip": cloud.floatingips,
-                       "security_group": cloud.security_groups,
-                       "security_group_rule": cloud.security_group_rules}
-        return {name: sum(1 for item in items.values() if item["project_id"] == project_id)
-                for name, items in collections.items()}
+        return {QUOTA_NAMES[name]: sum(1 for item in self.collection(name).values()
+                                       if item["project_id"] == project_id)
+                for name in QUOTA_NAMES}
+
+    def find(self, collection: str, item_id: str) -> dict[str, Any]:
+        """A resource of a collection, or Neutron's 404 for its kind."""
+        resource = self.collection(collection).get(item_id)
+        if resource is None:
+            raise not_found(collection, item_id)
+        return resource
 
     def network(self, network_id: str) -> dict[str, Any]:
         """A network, or 404 NetworkNotFound."""
-        try:
-            return self.cloud.networks[network_id]
-        except KeyError:
-            raise neutron_error(404, "NetworkNotFound",
-                                f"Network {network_id} could not be found.") from None
+        return self.find("networks", network_id)
 
     def subnet(self, subnet_id: str) -> dict[str, Any]:
         """A subnet, or 404 SubnetNotFound."""
-        try:
-            return self.cloud.subnets[subnet_id]
-        except KeyError:
-            raise neutron_error(404, "SubnetNotFound",
-                                f"Subnet {subnet_id} could not be found.") from None
+        return self.find("subnets", subnet_id)
 
     def port(self, port_id: str) -> dict[str, Any]:
         """A port, or 404 PortNotFound."""
-        try:
-            return self.cloud.ports[port_id]
-        except KeyError:
-            raise neutron_error(404, "PortNotFound",
-                                f"Port {port_id} could not be found.") from None
+        return self.find("ports", port_id)
 
     # -------------------------------------------------------------- networks
     def seed_external(self, project_id: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from ..common import Request, Response, json_response
 from .cloud import Cloud
 from .keystone import Caller
-from .network import Networking, bad_request, neutron_error
+from .network import Networking, bad_request, neutron_error, not_found
 from .routing import Routing
 from .secgroups import SecurityGroups
 
@@ -49,10 +49,6 @@ UPDATABLE = {
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router",
             "floatingips": "floatingip", "security-groups": "security_group",
             "security-group-rules": "security_group_rule"}
-NOT_FOUND = {"networks": "NetworkNotFound", "subnets": "SubnetNotFound", "ports": "PortNotFound",
-             "routers": "RouterNotFound", "floatingips": "FloatingIPNotFound",
-             "security-groups": "SecurityGroupNotFound",
-             "security-group-rules": "SecurityGroupRuleNotFound"}
 
 
 class Neutron:
@@ -63,14 +59,6 @@ class Neutron:
         self.net = net
         self.routing = Routing(net)
         self.groups = groups
-
-    def collection(self, name: str) -> dict[str, dict[str, Any]]:
-        """The store behind a URL collection name."""
-        cloud = self.cloud
-        return {"networks": cloud.networks, "subnets": cloud.subnets, "ports": cloud.ports,
-                "routers": cloud.routers, "floatingips": cloud.floatingips,
-                "security-groups": cloud.security_groups,
-                "security-group-rules": cloud.security_group_rules}[name]
 
     # ----------------------------------------------------------------- routes
     def versions(self, base_url: str) -> Response:
@@ -137,12 +125,9 @@ class Neutron:
         return False
 
     def _get(self, caller: Caller, name: str, item_id: str) -> dict[str, Any]:
-        resource = self.collection(name).get(item_id)
-        if resource is None or not self._visible(caller, name, resource):
-            kind = SINGULAR[name].replace("_", " ")
-            raise neutron_error(404, NOT_FOUND[name], f"{kind.capitalize()} {item_id} could not "
-                                "be found." if name != "security-groups" else
-                                f"Security group {item_id} does not exist")
+        resource = self.net.find(name, item_id)
+        if not self._visible(caller, name, resource):
+            raise not_found(name, item_id)
         return resource
 
     def _view(self, name: str, resource: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +136,7 @@ class Neutron:
         return dict(resource)
 
     def _list(self, request: Request, caller: Caller, name: str) -> Response:
-        items = [self._view(name, r) for r in self.collection(name).values()
+        items = [self._view(name, r) for r in self.net.collection(name).values()
                  if self._visible(caller, name, r) and _matches(r, request.query)]
         return json_response({SINGULAR[name] + "s": items})
 

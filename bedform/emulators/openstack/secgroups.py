@@ -21,11 +21,7 @@ class SecurityGroups:
 
     def group(self, group_id: str) -> dict[str, Any]:
         """A group, or 404 SecurityGroupNotFound."""
-        try:
-            return self.cloud.security_groups[group_id]
-        except KeyError:
-            raise neutron_error(404, "SecurityGroupNotFound",
-                                f"Security group {group_id} does not exist") from None
+        return self.net.find("security-groups", group_id)
 
     def ensure_default(self, project_id: str) -> dict[str, Any]:
         """The project's ``default`` group, created (as Neutron does) on first use."""
