@@ -184,12 +184,12 @@ class Networking:
                     f"Invalid input for operation: Requested subnet with cidr: {cidr} for "
                     f"network: {network['id']} overlaps with another subnet.")
         self.check_quota(project_id, "subnet", self.cloud.subnets)
-        hosts = list(cidr.hosts()) if cidr.num_addresses <= 65536 else []
-        gateway = body.get("gateway_ip", str(hosts[0]) if hosts else None)
+        first, last = _usable_range(cidr)
+        gateway = body.get("gateway_ip", str(first))
         if gateway is not None and ipaddress.ip_address(gateway) not in cidr:
             raise bad_request(f"Invalid input for operation: Gateway IP {gateway} "
                               f"is not in subnet {cidr}.")
-        pools = body.get("allocation_pools") or self._default_pools(hosts, gateway)
+        pools = body.get("allocation_pools") or _default_pools(first, last, gateway)
         for pool in pools:
             for key in ("start", "end"):
                 if ipaddress.ip_address(pool[key]) not in cidr:
@@ -216,11 +216,6 @@ class Networking:
         network["subnets"].append(subnet["id"])
         self.touch(network)
         return subnet
-
-    @staticmethod
-    def _default_pools(hosts: list[Any], gateway: str | None) -> list[dict[str, str]]:
-        free = [h for h in hosts if str(h) != gateway]
-        return [{"start": str(free[0]), "end": str(free[-1])}] if free else []
 
     def delete_subnet(self, subnet: dict[str, Any]) -> None:
         """Delete a subnet; 409 SubnetInUse while a port has an address on it."""
@@ -355,6 +350,23 @@ class Networking:
         """Detach a floating IP from its port."""
         fip.update({"port_id": None, "fixed_ip_address": None, "router_id": None,
                     "status": "DOWN", "port_details": None})
+
+def _usable_range(cidr: Any) -> tuple[Any, Any]:
+    """First and last assignable addresses (no network/broadcast address in IPv4)."""
+    if cidr.num_addresses <= 2:
+        return cidr.network_address, cidr.broadcast_address
+    last = cidr.broadcast_address - 1 if cidr.version == 4 else cidr.broadcast_address
+    return cidr.network_address + 1, last
+
+
+def _default_pools(first: Any, last: Any, gateway: str | None) -> list[dict[str, str]]:
+    """The whole usable range, split around the gateway address."""
+    ranges = [(first, last)]
+    if gateway is not None and first <= ipaddress.ip_address(gateway) <= last:
+        address = ipaddress.ip_address(gateway)
+        ranges = [(first, address - 1), (address + 1, last)]
+    return [{"start": str(low), "end": str(high)} for low, high in ranges if low <= high]
+
 
 def _rekey(collection: dict[str, dict[str, Any]], resource: dict[str, Any], new_id: str) -> None:
     """Give a seeded resource its stable id."""
