@@ -174,13 +174,14 @@ class OpenstackApp(BaseEmulatorApp):
         """``/_emulator/quotas`` (GET, POST) and ``POST /_emulator/servers/{id or name}``."""
         body = (request.json() or {}) if request.method == "POST" else {}
         if parts == ["quotas"] and request.method in ("GET", "POST"):
-            return json_response(self._quotas_control(dict(body), request.method == "POST"))
+            return json_response(self.quotas(dict(body), request.method == "POST"))
         if len(parts) == 2 and parts[0] == "servers" and request.method == "POST":
             return json_response(self.set_server_status(parts[1], str(body.get("status", "")),
                                                         body.get("message")))
         return None
 
-    def _quotas_control(self, body: dict[str, Any], change: bool) -> dict[str, Any]:
+    def quotas(self, body: dict[str, Any], change: bool) -> dict[str, Any]:
+        """The limits of a project (``body["project"]``) or of all, changed if ``change``."""
         with self.cloud.lock:
             project_name = body.pop("project", None)
             try:

@@ -117,12 +117,13 @@ class Keystone:
         """Authenticate a ``POST /v3/auth/tokens`` body; 401 on bad credentials."""
         body = request.json()
         auth = body.get("auth") if isinstance(body, dict) else None
-        identity = auth.get("identity") if isinstance(auth, dict) else None
-        methods = identity.get("methods") if isinstance(identity, dict) else None
+        auth = auth if isinstance(auth, dict) else {}
+        identity = auth.get("identity")
+        identity = identity if isinstance(identity, dict) else {}
+        methods = identity.get("methods")
         if not isinstance(methods, list) or not methods:
             raise keystone_error(400, "Bad Request",
                                  "Invalid input for field 'identity': 'methods' is required.")
-        assert isinstance(auth, dict) and isinstance(identity, dict)
         with self.cloud.lock:
             user, project_id, credential_id = self._identify(identity, methods, base_url)
             scope = auth.get("scope")

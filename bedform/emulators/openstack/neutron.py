@@ -184,8 +184,8 @@ class Neutron:
 
     def _delete(self, name: str, resource: dict[str, Any]) -> None:
         if name == "ports" and resource["device_owner"].startswith("network:"):
-            raise neutron_error(409, "PortInUse" if resource["device_owner"] != (
-                "network:router_interface") else "BadRequest",
+            raise neutron_error(
+                409, "ServicePortInUse",
                 f"Port {resource['id']} cannot be deleted directly via the port API: has device "
                 f"owner {resource['device_owner']}.")
         deleters: dict[str, Callable[[dict[str, Any]], None]] = {

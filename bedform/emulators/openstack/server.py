@@ -114,8 +114,10 @@ class OpenstackEmulator:
     def auth(self, user: str | None = None, project: str | None = None) -> dict[str, str]:
         """keystoneauth ``password`` arguments for ``user`` on ``project`` (defaults: first)."""
         login, password = self._account(user)
-        project_name = project or self.cloud.projects[
-            self.cloud.user_named(login).project_ids[0]].name  # type: ignore[union-attr]
+        account = self.cloud.user_named(login)
+        if account is None:
+            raise KeyError(f"unknown emulator user {login!r}")
+        project_name = project or self.cloud.projects[account.project_ids[0]].name
         return {"auth_url": self.auth_url, "username": login, "password": password,
                 "project_name": project_name, "project_id": self.cloud.project(project_name).id,
                 "user_domain_name": "Default", "project_domain_name": "Default"}
@@ -186,9 +188,10 @@ class OpenstackEmulator:
         body: dict[str, Any] = dict(limits)
         if project is not None:
             body["project"] = project
-        return self.app._quotas_control(body, change=True)
+        return self.app.quotas(body, change=True)
 
-    def set_server_status(self, server: str, status: str, message: str | None = None) -> dict:
+    def set_server_status(self, server: str, status: str,
+                          message: str | None = None) -> dict[str, Any]:
         """Same as ``POST /_emulator/servers/{server}``."""
         return self.app.set_server_status(server, status, message)
 

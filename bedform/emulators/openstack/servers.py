@@ -10,6 +10,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from ..common import Request, Response, json_response
 from .cloud import Cloud
@@ -139,8 +140,9 @@ class Servers:
         if len(page) < limit or not page:
             return page, []
         path = "servers/detail" if detail else "servers"
-        extra = "".join(f"&{k}={v}" for k, v in query.items() if k not in ("limit", "marker"))
-        href = f"{caller.base_url}/v2.1/{path}?limit={limit}&marker={page[-1].id}{extra}"
+        kept = {k: v for k, v in query.items() if k not in ("limit", "marker")}
+        href = (f"{caller.base_url}/v2.1/{path}?"
+                + urlencode({**kept, "limit": limit, "marker": page[-1].id}))
         return page, [{"rel": "next", "href": href}]
 
     @staticmethod
