@@ -237,3 +237,22 @@ def test_floating_ip_created_with_port_shows_in_nova(client: Client) -> None:
     assert client.call("GET", "compute", f"/servers/{server_id}").status_code == 404
     left = client.call("GET", "network", f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
     assert left["port_id"] is None and left["status"] == "DOWN"
+
+
+def test_malformed_input_is_a_400_naming_the_field(client: Client) -> None:
+    network_id = _network_with_subnet(client, "strict", "10.90.0.0/24")
+    bad_cidr = client.call("POST", "network", "/v2.0/subnets", json={"subnet": {
+        "network_id": network_id, "cidr": "10.91.0.0/33", "ip_version": 4}})
+    assert bad_cidr.status_code == 400 and "cidr" in bad_cidr.json()["NeutronError"]["message"]
+    bad_pool = client.call("POST", "network", "/v2.0/subnets", json={"subnet": {
+        "network_id": network_id, "cidr": "10.92.0.0/24", "allocation_pools": ["x"]}})
+    assert bad_pool.status_code == 400
+    no_body = client.call("POST", "network", "/v2.0/networks", json={"net": {}})
+    assert "Unable to find 'network' in request body" in no_body.text
+    bad_nets = _boot(client, "bad", network_id, networks=["not-an-object"])
+    assert bad_nets.status_code == 400 and "networks" in bad_nets.json()["badRequest"]["message"]
+    bad_count = _boot(client, "bad", network_id, min_count="two")
+    assert bad_count.status_code == 400 and "min_count" in bad_count.text
+    no_image = _boot(client, "bad", network_id, imageRef="missing")
+    assert no_image.json()["badRequest"]["message"] == "Image missing could not be found."
+    assert client.call("GET", "compute", "/servers").json()["servers"] == []

@@ -101,13 +101,13 @@ class Neutron:
                     if method == "GET":
                         return self._list(request, caller, name)
                     if method == "POST":
-                        return self._create(request, caller, name)
+                        return _validated(lambda: self._create(request, caller, name))
                 case [name, item_id] if name in SINGULAR:
                     resource = self._get(caller, name, item_id)
                     if method == "GET":
                         return json_response({SINGULAR[name]: self._view(name, resource)})
                     if method == "PUT":
-                        return self._update(request, name, resource)
+                        return _validated(lambda: self._update(request, name, resource))
                     if method == "DELETE":
                         self._delete(name, resource)
                         return Response(204)
@@ -220,6 +220,14 @@ class Neutron:
             return json_response({"quota": {r: {"limit": limit, "used": used[r], "reserved": 0}
                                             for r, limit in quotas.items()}})
         return json_response({"quota": quotas})
+
+
+def _validated(write: Callable[[], Response]) -> Response:
+    """Run a create or update; attribute values of the wrong type are Neutron's 400."""
+    try:
+        return write()
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise bad_request(f"Invalid input for operation: {exc}.") from None
 
 
 def _body(request: Request, key: str | None) -> dict[str, Any]:

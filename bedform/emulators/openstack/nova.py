@@ -111,7 +111,7 @@ class Nova:
             case ["os-keypairs", *rest]:
                 return self._keypairs(request, caller, rest, version)
             case ["servers"] | ["servers", "detail"] if method == "GET":
-                return self.servers.list(request, caller, version, parts[-1] == "detail")
+                return self.servers.index(request, caller, version, parts[-1] == "detail")
             case ["servers"] if method == "POST":
                 return self.servers.create(request, caller, version)
             case ["servers", server_id] if method == "GET":

@@ -79,14 +79,16 @@ class Servers:
         server.fault = {"code": 500, "created": iso_time(when), "message": message}
 
     def get(self, caller: Caller, server_id: str) -> Server:
+        """A server of the caller's project (brought up to date), or 404."""
         server = self.cloud.servers.get(server_id)
         if server is None or (server.project_id != caller.project_id and not caller.is_admin):
             raise nova_error(404, f"Instance {server_id} could not be found.")
         self.sync(server)
         return server
 
-    def list(self, request: Request, caller: Caller, version: tuple[int, int],
-                      detail: bool) -> Response:
+    def index(self, request: Request, caller: Caller, version: tuple[int, int],
+              detail: bool) -> Response:
+        """``GET /servers[/detail]``: the caller's servers, newest first, filtered and paged."""
         query = request.query
         try:
             name = re.compile(query.get("name", ""))
@@ -150,8 +152,8 @@ class Servers:
         return [{"rel": "self", "href": f"{caller.base_url}/v2.1/servers/{server_id}"},
                 {"rel": "bookmark", "href": f"{caller.base_url}/servers/{server_id}"}]
 
-    def view(self, server: Server, version: tuple[int, int],
-                     caller: Caller) -> dict[str, Any]:
+    def view(self, server: Server, version: tuple[int, int], caller: Caller) -> dict[str, Any]:
+        """A server as ``GET /servers/{id}`` shows it at ``version``."""
         vm_state, task_state, power_state = STATES[server.status]
         flavor = self.cloud.flavors.get(server.flavor_id)
         if version >= (2, 47) and flavor is not None:
@@ -202,8 +204,8 @@ class Servers:
         return view
 
     # --------------------------------------------------------- create/delete
-    def create(self, request: Request, caller: Caller,
-                       version: tuple[int, int]) -> Response:
+    def create(self, request: Request, caller: Caller, version: tuple[int, int]) -> Response:
+        """``POST /servers``: validate, check quotas, create ports, answer 202."""
         body = request.json() or {}
         spec = body.get("server") if isinstance(body, dict) else None
         if not isinstance(spec, dict):
@@ -220,15 +222,18 @@ class Servers:
         key_name = spec.get("key_name")
         if key_name is not None and (caller.user.id, key_name) not in self.cloud.keypairs:
             raise nova_error(400, "Invalid key_name provided.")
+        groups = spec.get("security_groups") or [{"name": "default"}]
+        if not isinstance(groups, list) or not all(isinstance(g, dict) and g.get("name")
+                                                   for g in groups):
+            raise nova_error(400, "Invalid input for field/attribute security_groups. "
+                                  "Each item must be an object with a 'name'.")
+        group_names = [str(g["name"]) for g in groups]
         try:
             networks = self._requested_networks(caller, spec.get("networks"), version)
-            group_names = [str(g.get("name")) for g in spec.get("security_groups")
-                           or [{"name": "default"}]]
             group_ids = [self.groups.resolve(caller.project_id, g) for g in group_names]
         except CloudError as exc:
             raise _as_nova(exc) from None
-        count = int(spec.get("max_count") or spec.get("min_count") or 1)
-        minimum = int(spec.get("min_count") or 1)
+        minimum, count = _counts(spec)
         count = self._admissible(caller.project_id, flavor, minimum, count)
         hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
         created = []
@@ -261,8 +266,14 @@ class Servers:
             raise nova_error(400, "Invalid input for field/attribute networks.")
         wanted = []
         for item in requested:
+            if not isinstance(item, dict):
+                raise nova_error(400, "Invalid input for field/attribute networks. Each item "
+                                      "must be an object with 'uuid' or 'port'.")
             if item.get("port"):
-                port = self.net.port(str(item["port"]))
+                port = self.cloud.ports.get(str(item["port"]))
+                if port is None or (port["project_id"] != caller.project_id
+                                    and not caller.is_admin):
+                    raise nova_error(400, f"Port id {item['port']} could not be found.")
                 if port["device_id"]:
                     raise nova_error(409, f"Port {port['id']} is still in use.")
                 wanted.append({"port": port["id"]})
@@ -358,6 +369,7 @@ class Servers:
         del self.cloud.servers[server.id]
 
     def action(self, request: Request, server: Server) -> Response:
+        """``POST /servers/{id}/action``: ``os-stop``, ``os-start`` or ``reboot``."""
         body = request.json() or {}
         action = next(iter(body), None) if isinstance(body, dict) else None
         allowed = {"os-stop": ("ACTIVE",), "os-start": ("SHUTOFF",),
@@ -371,6 +383,20 @@ class Servers:
         server.status = "SHUTOFF" if action == "os-stop" else "ACTIVE"
         server.updated_at = self.cloud.clock.now()
         return Response(202)
+
+
+def _counts(spec: Mapping[str, Any]) -> tuple[int, int]:
+    """``min_count`` and ``max_count`` of a server request, validated (400 otherwise)."""
+    try:
+        minimum = int(spec.get("min_count") or 1)
+        maximum = int(spec.get("max_count") or minimum)
+    except (TypeError, ValueError):
+        raise nova_error(400, "Invalid input for field/attribute min_count/max_count: "
+                              "integers expected.") from None
+    if not 1 <= minimum <= maximum:
+        raise nova_error(400, f"min_count ({minimum}) must be >= 1 and <= max_count "
+                              f"({maximum}).")
+    return minimum, maximum
 
 
 def _as_nova(error: CloudError) -> CloudError:
