@@ -261,6 +261,9 @@ class Servers:
             if len(own) > 1:
                 raise nova_error(409, "Multiple possible networks found, use a Network ID to "
                                       "be more specific.")
+            if not own and requested == "auto":
+                raise nova_error(400, "Unable to automatically allocate a network for project "
+                                      f"{caller.project_id}")
             return [{"uuid": n["id"]} for n in own]
         if not isinstance(requested, list):
             raise nova_error(400, "Invalid input for field/attribute networks.")
