@@ -18,6 +18,7 @@ from .network import (
     Networking,
     bad_request,
     neutron_error,
+    not_found,
 )
 
 
@@ -189,8 +190,10 @@ class Routing:
         return fip
 
     def associate(self, fip: dict[str, Any], port_id: str, fixed_address: Any = None) -> None:
-        """Point a floating IP at a port through a router that reaches its subnet."""
+        """Point a floating IP at a port (of its project) through a router reaching its subnet."""
         port = self.net.port(port_id)
+        if port["project_id"] != fip["project_id"]:
+            raise not_found("ports", port_id)
         candidates = [ip for ip in port["fixed_ips"]
                       if ipaddress.ip_address(ip["ip_address"]).version == 4
                       and fixed_address in (None, ip["ip_address"])]
