@@ -503,12 +503,21 @@ def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
                 config_path=config_path)
 
 
+def emulator_options(function: Any) -> Any:
+    """The options every `bedform emulate` command takes."""
+    for option in reversed((
+            click.option("--port", default=0, type=int,
+                         help="Port on 127.0.0.1 (default: any free)."),
+            click.option("--speed", default=1.0, type=float, show_default=True,
+                         help="Virtual seconds per real second."),
+            click.option("--latency-ms", default=0.0, type=float, show_default=True,
+                         help="Delay added to every answer."))):
+        function = option(function)
+    return function
+
+
 @emulate.command("iotlab")
-@click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
-@click.option("--speed", default=1.0, type=float, show_default=True,
-              help="Virtual seconds per real second.")
-@click.option("--latency-ms", default=0.0, type=float, show_default=True,
-              help="Delay added to every answer.")
+@emulator_options
 @click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
               help="An account (repeatable; default alice:alice).")
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
@@ -525,6 +534,20 @@ def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
     with reported(options):
         run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
                 config_path=config_path)
+
+
+@emulate.command("openstack")
+@emulator_options
+@click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
+              help="Where to write clouds.yaml (an openrc is written beside it).")
+@pass_options
+def emulate_openstack(options: Options, port: int, speed: float, latency_ms: float,
+                      config_path: str | None) -> None:
+    """Keystone, Nova, Neutron and Glance, served on loopback until Ctrl-C."""
+    from bedform.emulators.openstack.server import run_cli
+
+    with reported(options):
+        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path)
 
 
 if __name__ == "__main__":
