@@ -15,10 +15,8 @@ allows the walltime.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -38,14 +36,6 @@ def walltime_seconds(walltime: str) -> int:
 def format_walltime(seconds: int) -> str:
     """Seconds as 'H:MM:SS' with two-digit hours at least (24 h and more work)."""
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """' Did you mean …?' with the nearest known names, or '' when none is close."""
-    close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
 @dataclass(frozen=True)

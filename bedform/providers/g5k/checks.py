@@ -6,30 +6,27 @@ path and the nearest valid names: an unknown site, cluster, server or environmen
 more nodes than a cluster has (or than accept the walltime: see `catalogue`), and an
 OAR request that would be empty (a site whose every group has `nodes: 0` and no
 network), which OAR would answer with a node nobody asked for. `check_oar_request`
-is the last look at a job before it is submitted.
+is the last look at a job before it is submitted; `public_keys` finds the key a
+deployment installs, or says how to make one.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bedform.errors import ConfigError, EnosError
-from bedform.providers.g5k.catalogue import (
-    catalogue,
-    did_you_mean,
-    format_walltime,
-    walltime_seconds,
-)
+from bedform.errors import ConfigError, EnosError, did_you_mean
+from bedform.providers.g5k.catalogue import catalogue, format_walltime, walltime_seconds
 
 if TYPE_CHECKING:
     from bedform.providers.g5k.config import G5kClusterConf, G5kConf, G5kServersConf
 
-Path = tuple[str | int, ...]
+YamlPath = tuple[str | int, ...]
 
 
-def _api_clusters(unknown: str, path: Path, known: Iterable[str]) -> dict[str, str]:
+def _api_clusters(unknown: str, path: YamlPath, known: Iterable[str]) -> dict[str, str]:
     """cluster -> site as the API lists them, asked only for a name (`unknown`, a cluster
     or site) the catalogue lacks; a ConfigError at `path` when the API cannot answer."""
     from bedform.providers.g5k import api_utils
@@ -45,7 +42,7 @@ def _api_clusters(unknown: str, path: Path, known: Iterable[str]) -> dict[str, s
                   "the catalogue." + did_you_mean(unknown, known))) from None
 
 
-def site_of(cluster: str, path: Path) -> str:
+def site_of(cluster: str, path: YamlPath) -> str:
     """The site of `cluster`: the catalogue's, else the API's; ConfigError at `path`."""
     known = catalogue().site_of(cluster)
     if known:
@@ -63,7 +60,7 @@ def check(conf: G5kConf) -> None:
     walltime = walltime_seconds(conf.walltime)
     asked: dict[str, int] = {}  # cluster -> nodes asked by its groups so far
     for index, machine in enumerate(conf.machines):
-        path: Path = ("resources", "machines", index)
+        path: YamlPath = ("resources", "machines", index)
         _check_site(machine.site or "", (*path, "site"))
         asked[machine.cluster] = asked.get(machine.cluster, 0) + machine.nodes
         if getattr(machine, "servers", None):
@@ -77,7 +74,7 @@ def check(conf: G5kConf) -> None:
     _check_not_empty(conf)
 
 
-def _check_site(site: str, path: Path) -> None:
+def _check_site(site: str, path: YamlPath) -> None:
     sites = catalogue().sites
     if site in sites or site in set(_api_clusters(site, path, sites).values()):
         return
@@ -86,7 +83,7 @@ def _check_site(site: str, path: Path) -> None:
                       + did_you_mean(site, sites))
 
 
-def _check_cluster(machine: G5kClusterConf, path: Path, asked: int, walltime: int,
+def _check_cluster(machine: G5kClusterConf, path: YamlPath, asked: int, walltime: int,
                    text: str) -> None:
     """`asked`: the nodes of this cluster asked by this group and the ones before it."""
     info = catalogue().clusters.get(machine.cluster)
@@ -116,7 +113,7 @@ def _check_cluster(machine: G5kClusterConf, path: Path, asked: int, walltime: in
                  "(reference `max_walltime`); shorten `walltime` or ask for fewer nodes.")
 
 
-def _check_servers(machine: G5kServersConf, path: Path) -> None:
+def _check_servers(machine: G5kServersConf, path: YamlPath) -> None:
     info = catalogue().clusters.get(machine.cluster)
     if info is None:
         site_of(machine.cluster, (*path, "servers", 0))
@@ -168,3 +165,31 @@ def check_oar_request(spec: Mapping[str, Any], site: str) -> None:
                      or walltime_seconds(walltime) <= 0):
         raise ConfigError(f"{where} has walltime {walltime!r}", ("walltime",),
                           hint="Give a positive walltime as H:MM:SS.")
+
+
+def public_keys(key: str | None) -> str:
+    """The public key(s) a deployment installs for root: the file `key`, else every
+    ~/.ssh/*.pub joined by newlines (EnOSlib's rule); ConfigError at `key` otherwise."""
+    if key:
+        path = Path(key).expanduser()
+        try:
+            text = path.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"cannot read public key {path}: {error.strerror}", ("key",),
+                              hint=f"Create it with `ssh-keygen -t ed25519 -f "
+                                   f"{str(path).removesuffix('.pub')}`, or point `key:` at "
+                                   "an existing .pub file.") from None
+        if not text:
+            raise ConfigError(f"public key {path} is empty", ("key",),
+                              hint="Point `key:` at a .pub file written by ssh-keygen.")
+        return text
+    keys = [text for path in sorted(Path("~/.ssh").expanduser().glob("*.pub"))
+            if (text := path.read_text().strip())]
+    if not keys:
+        raise ConfigError("no public key to deploy with: ~/.ssh holds no *.pub file",
+                          ("key",),
+                          hint="Create one with `ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519` "
+                               "(deployed nodes then accept it for root), or set "
+                               "`key: <path to a .pub file>`.")
+    return "\n".join(keys)
+

@@ -371,7 +371,11 @@ def _types(job_type: Any) -> list[str]:
 
 
 def load(section: Mapping[str, Any]) -> G5kConf:
-    """Validate a stack section (ConfigError with the YAML path) into a G5kConf."""
+    """Validate a stack section (ConfigError with the YAML path) into a G5kConf; a
+    deploy job also needs a public key to install (`checks.public_keys`)."""
     validate_section(SCHEMA, section)
-    return G5kConf.from_dictionary(section, validate=False)
+    conf = G5kConf.from_dictionary(section, validate=False)
+    if "deploy" in conf.job_type:
+        checks.public_keys(conf.key)
+    return conf
 
