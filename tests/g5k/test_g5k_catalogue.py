@@ -176,3 +176,36 @@ def test_a_stack_with_only_a_cluster_plans_a_job_on_its_site(stack) -> None:
     assert result.exit_code == 0, result.output
     assert "g5k.job[nancy]" in result.output and "g5k.deployment[nancy/prod-nancy]" \
         in result.output
+
+
+def test_the_basic_tutorial_runs_with_clusters_only(
+        emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EnOSlib's tuto_grid5000_basic.py with `import bedform as en`; paravance is not in
+    today's reference, so its group asks for paradoxe."""
+    import logging
+
+    import bedform as en
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "id_ed25519.pub").write_text("ssh-ed25519 AAAA me@here\n")
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    en.init_logging(level=logging.INFO)
+    conf = (
+        en.G5kConf.from_settings(job_name="tuto_grid5000_basic.py")
+        .add_machine(roles=["groupA"], cluster="paradoxe", nodes=1)
+        .add_machine(roles=["groupB"], cluster="parasilo", nodes=1)
+    )
+    provider = en.G5k(conf)
+    try:
+        roles, networks = provider.init()
+        assert networks["prod"]  # the implicit prod network of rennes
+        assert [h.address.split("-")[0] for h in roles["groupA"] + roles["groupB"]] == [
+            "paradoxe", "parasilo"]
+        assert all(h.address.endswith(".rennes.grid5000.fr") for h in roles.all())
+    finally:
+        provider.destroy()
+    jobs = [r for r in emu.requests() if r["method"] == "POST"
+            and r["path"].endswith("/jobs")]
+    assert [r["path"] for r in jobs] == ["/stable/sites/rennes/jobs"]
