@@ -152,6 +152,7 @@ def test_zero_nodes_alone_on_a_site_is_refused() -> None:
     (",walltime=01:00:00", "asks for no resource"),
     ("", "asks for no resource"),
     ("{cluster='parasilo'}/nodes=0,walltime=01:00:00", "asks for 0"),
+    ("{cluster='parasilo'}/nodes=1+slash_22=0,walltime=01:00:00", "asks for 0"),
     ("{cluster='parasilo'}/nodes=1,walltime=00:00:00", "has walltime"),
 ])
 def test_every_oar_request_is_checked_before_any_is_submitted(

@@ -158,7 +158,7 @@ def check_oar_request(spec: Mapping[str, Any], site: str) -> None:
     if not request.strip():
         raise ConfigError(f"{where} asks for no resource", ("resources",),
                           hint="Ask for at least one node (or a VLAN or subnet).")
-    if re.search(r"(?:/|^)[a-z_0-9]+=0+(?:\D|$)", request):
+    if re.search(r"(?:^|[/+])[a-z_0-9]+=0+(?:\D|$)", request):
         raise ConfigError(f"{where} asks for 0 of a resource", ("resources",),
                           hint="Drop the part asking for 0, or ask for 1 or more.")
     if walltime and (not re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", walltime)
