@@ -26,8 +26,14 @@ _EXPORTS = {
     "Providers": "bedform.providers.multi", "find_slot": "bedform.providers.multi",
     "find_slot_and_start": "bedform.providers.multi",
     "start_provider_within_bounds": "bedform.providers.multi",
+    "check": "bedform.providers.checks",
 }
-_ERRORS = ("EnosError", "ConfigError", "ProviderError", "InvalidReservationTime",
+_TASKS = ("init_logging", "run_command", "run", "sync_info", "get_hosts", "Results",
+          "CommandResult", "STATUS_OK", "STATUS_FAILED", "STATUS_UNREACHABLE",
+          "STATUS_SKIPPED")
+_EXPORTS.update(dict.fromkeys(_TASKS, "bedform.tasks"))
+_ERRORS = ("EnosError", "EnosFailedHostsError", "EnosUnreachableHostsError", "ConfigError",
+           "ProviderError", "InvalidReservationTime",
            "InvalidReservationTooOld", "InvalidReservationCritical", "NoSlotError",
            "NegativeWalltime", "NotEnoughNodesError", "MissingNetworkError")
 _EXPORTS.update(dict.fromkeys(_ERRORS, "bedform.errors"))

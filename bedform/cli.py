@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 error, 2 changes present (plan --detailed-exitcode).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -42,6 +43,9 @@ class Options:
 
 pass_options = click.make_pass_decorator(Options)
 
+PARALLELISM_HELP = ("At most this many operations at once (each provider may allow "
+                    "fewer); a driver waiting between polls gives its slot back.")
+
 
 def fail(message: str, hint: str = "") -> NoReturn:
     """Print one error paragraph and exit 1."""
@@ -58,6 +62,11 @@ def reported(options: Options) -> Iterator[None]:
 
     try:
         yield
+    except BrokenPipeError:
+        # the reader went away (`bedform show | head`): stop quietly, and keep Python's
+        # final flush of stdout from failing again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except EnosError as exc:
         if options.debug:
             traceback.print_exc()
@@ -156,8 +165,12 @@ def _confirm(question: str, auto_approve: bool) -> None:
     if not sys.stdin.isatty():
         fail("refusing to change infrastructure without confirmation: no terminal to ask",
              "Pass --auto-approve, or apply a reviewed plan file.")
-    answer = click.prompt(f"\n{question}\n  Only 'yes' will be accepted to approve.\n\n"
-                          "  Enter a value", default="", show_default=False)
+    try:
+        answer = click.prompt(f"\n{question}\n  Only 'yes' will be accepted to approve.\n\n"
+                              "  Enter a value", default="", show_default=False)
+    except click.exceptions.Abort:  # Ctrl-C or end of input at the prompt
+        click.echo("\nCancelled. Nothing was changed.", err=True)
+        sys.exit(1)
     if answer.strip() != "yes":
         fail("cancelled: nothing was changed")
 
@@ -185,7 +198,8 @@ def _run_apply(session: Session, the_plan: Plan, parallelism: int, as_json: bool
 @main.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=PARALLELISM_HELP)
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--replace", "replace", multiple=True, help="Force replacing this address.")
 @click.option("--refresh-only", is_flag=True, help="Only record drift in the state.")
@@ -224,7 +238,8 @@ def apply(options: Options, planfile: str | None, auto_approve: bool, parallelis
 
 @main.command()
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=PARALLELISM_HELP)
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="JSON event lines.")
 @pass_options
@@ -374,7 +389,18 @@ def state_rm(options: Options, addresses: tuple[str, ...]) -> None:
 @click.argument("remote_id")
 @pass_options
 def import_(options: Options, address: str, remote_id: str) -> None:
-    """Start managing an existing object as ADDRESS."""
+    """Start managing an existing object as ADDRESS (an address of the plan).
+
+    \b
+    REMOTE_ID, per kind:
+      g5k_job         the OAR job id, e.g. 2451234 (the site is the address's)
+      local_host      the network namespace name the plan shows (netns)
+      local_sshd      the same network namespace name
+      local_bridge    the bridge interface name the plan shows (ifname)
+      local_veth      the veth interface name the plan shows (ifname)
+      local_key       the private key file name, id_ed25519
+    Other kinds cannot be imported. Local objects carry fixed names: `bedform plan`
+    shows the name each address expects."""
     with reported(options):
         engine = options.engine()
         with engine.session("import") as session:

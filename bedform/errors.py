@@ -6,8 +6,18 @@ wrong, where (file and field) and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' Did you mean …?' with the nearest known names, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
 class EnosError(Exception):

@@ -56,6 +56,10 @@ GATEWAY_KEYS = frozenset({
 })
 """Extra keys that describe the SSH path; never written as Ansible variables."""
 
+PYTHON_INTERPRETER = "/usr/bin/python3"
+"""`ansible_python_interpreter` of every host, as EnOSlib sets it (minimal images have no
+`python`, and interpreter discovery warns); an extra of the same name overrides it."""
+
 _R = TypeVar("_R")
 _NO_HOST_KEY_CHECK = ("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null")
 
@@ -193,6 +197,7 @@ def ansible_host_vars(host: Host) -> dict[str, Any]:
     if host.keyfile:
         variables["ansible_ssh_private_key_file"] = _keyfile(host.keyfile)
     variables["ansible_ssh_common_args"] = ssh_common_args(host)
+    variables["ansible_python_interpreter"] = PYTHON_INTERPRETER
     for key, value in host.extra.items():
         if key not in GATEWAY_KEYS:
             variables[key] = value

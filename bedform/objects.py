@@ -368,6 +368,7 @@ class Host(_Ordered, Serializable):
 
     `alias` (the inventory name) defaults to `address`; `keyfile` is kept as a string;
     `port` as an int. `extra` is deep-copied and snapshotted for `reset_extra()`.
+    `net_devices` (`bedform.netdevices`) is empty until `sync_info` reads the host.
     Hash over (address, alias, user, keyfile, port); equality over every public field
     (address, alias, user, keyfile, port, extra, net_devices) and the concrete class.
     Order: (address, alias, user, keyfile, port), None first, then extra as a tie-break;
@@ -412,6 +413,27 @@ class Host(_Ordered, Serializable):
     def get_extra(self) -> dict[str, Any]:
         """A (deep) copy of `extra`."""
         return copy.deepcopy(self.extra)
+
+    def filter_addresses(self, networks: Iterable[Network] | None = None,
+                         include_unknown: bool = False) -> list[Any]:
+        """The `IPAddress`es of `net_devices` (filled by `sync_info`) in one of
+        `networks`; without networks, those in a known network (plus the others when
+        `include_unknown`). `address.ip.ip` is the bare address."""
+        return [address for device in sorted(self.net_devices, key=lambda d: d.name)
+                for address in device.filter_addresses(networks, include_unknown)]
+
+    def filter_interfaces(self, networks: Iterable[Network] | None = None,
+                          include_unknown: bool = False) -> list[str]:
+        """Names of the interfaces holding an address `filter_addresses` would give."""
+        nets = list(networks or [])
+        return [name for device in sorted(self.net_devices, key=lambda d: d.name)
+                if device.filter_addresses(nets, include_unknown)
+                for name in device.interfaces]
+
+    def has_address(self, address: IPAddressType | str) -> bool:
+        """Whether one of `net_devices` holds `address`."""
+        wanted = ipaddress.ip_address(address)
+        return any(device.has_address(wanted) for device in self.net_devices)
 
     def _identity(self) -> tuple:
         return (self.address, self.alias, self.user, self.keyfile, self.port)
@@ -858,6 +880,15 @@ class Roles(RolesDict):
         return {
             role for role, members in self.items()
             if any(getattr(member, "alias", None) == alias for member in members)
+        }
+
+    def with_ip(self, ip: IPAddressType | str | int) -> set[str]:
+        """Names of the roles holding a host with address `ip` (after `sync_info`)."""
+        wanted = ipaddress.ip_address(ip)
+        return {
+            role for role, members in self.items()
+            if any(isinstance(member, Host) and member.has_address(wanted)
+                   for member in members)
         }
 
 

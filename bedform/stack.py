@@ -93,7 +93,11 @@ def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
     except OSError as exc:
         raise ConfigError(f"cannot read stack file {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise ConfigError(str(exc), file=str(path),
+                          hint="Keep one of them: YAML would silently keep the last.") \
+            from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -104,6 +108,30 @@ def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
     return stack_from_dict(data, file=str(path), default_name=path.resolve().parent.name,
                            state_dir=Path(state_dir) if state_dir else default_state,
                            path=path)
+
+
+class DuplicateKeyError(ValueError):
+    """A mapping of the stack file holds the same key twice."""
+
+
+def _unique_keys_loader() -> type:
+    """A yaml SafeLoader that refuses a key repeated in one mapping (naming both lines)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, str | int | float | bool) and key in seen:
+                    raise DuplicateKeyError(f"duplicate key {key!r} at line {line} (first "
+                                            f"at line {seen[key]})")
+                if isinstance(key, str | int | float | bool):
+                    seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 def stack_from_dict(data: Any, *, file: str | None = None, default_name: str = "stack",

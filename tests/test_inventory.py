@@ -361,3 +361,12 @@ def test_outputs_json_document():
     assert outputs_json(Roles())["networks"] == {}
     with pytest.raises(ValueError, match="n1"):
         outputs_json(Roles(x=[Host("10.0.0.1", "n1")], y=[Host("10.0.0.9", "n1")]))
+
+
+def test_every_host_gets_python3_as_its_ansible_interpreter():
+    """Issue 17 item 14: playbooks on minimal images need it, as EnOSlib sets it."""
+    plain = Host("10.0.0.1", "n1", "root")
+    own = Host("10.0.0.2", "n2", extra={"ansible_python_interpreter": "/opt/py/bin/python"})
+    groups = parse_ansible_ini(ansible_inventory(Roles(r=[plain, own])))
+    assert groups["r"]["n1"]["ansible_python_interpreter"] == "/usr/bin/python3"
+    assert groups["r"]["n2"]["ansible_python_interpreter"] == "/opt/py/bin/python"

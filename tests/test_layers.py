@@ -39,3 +39,9 @@ def test_emulators_import_nothing_else_of_bedform() -> None:
 def test_state_does_not_import_the_planner() -> None:
     assert not [m for m in imported_by("bedform.state.store")
                 if m.startswith(("bedform.planner", "bedform.cli"))]
+
+
+def test_tasks_stay_in_the_shared_bottom_layer() -> None:
+    assert not [m for m in imported_by("bedform.tasks")
+                if m.startswith(("bedform.planner", "bedform.state", "bedform.stack",
+                                 "bedform.cli", "bedform.providers", "bedform.emulators"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bedform.errors import ConfigError
+from bedform.errors import ConfigError, did_you_mean
 
 
 def validate_section(schema: Mapping[str, Any], section: Mapping[str, Any]) -> None:
@@ -18,14 +18,22 @@ def validate_section(schema: Mapping[str, Any], section: Mapping[str, Any]) -> N
     if not errors:
         return
     error = best_match(errors)
+    # a misspelled key (`resource:`) is both unknown and a missing required one: name
+    # the unknown key, and the nearest known one, rather than the missing one
+    unknown = next((e for e in errors if e.validator == "additionalProperties"
+                    and e.absolute_path == error.absolute_path), None)
+    if error.validator == "required" and unknown is not None:
+        error = unknown
     path = list(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed), key=str)
+        nearest = did_you_mean(str(extra[0]), allowed) if len(extra) == 1 else ""
         raise ConfigError(
             f"unknown field {extra[0]!r}" if len(extra) == 1 else f"unknown fields {extra}",
             [*path, extra[0]] if len(extra) == 1 else path,
-            hint=f"Allowed fields here: {', '.join(allowed)}." if allowed else "",
+            hint=(nearest.strip() + " " if nearest else "")
+            + (f"Allowed fields here: {', '.join(allowed)}." if allowed else ""),
         )
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message

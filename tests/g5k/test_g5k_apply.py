@@ -118,7 +118,9 @@ def test_not_enough_nodes_is_clear(stack):
     sec["resources"]["machines"][0]["nodes"] = 500
     result = stack.write(**sec).run("apply", "--auto-approve")
     assert result.exit_code == 1
-    assert "cannot satisfy" in result.output and "nodes=500" in result.output
+    assert "providers.g5k.resources.machines[0].nodes: cluster parasilo has 25 node(s); " \
+        "500 asked" in result.output
+    assert stack.mutations() == []  # refused at plan time, before any submission
 
 
 def test_vlan_port_drift_is_reattached(stack):

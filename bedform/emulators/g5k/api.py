@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -22,7 +23,7 @@ from ..common import (
     VirtualClock,
     json_response,
 )
-from .reference import REFERENCE_DATE, REFERENCE_VERSION, ReferenceData
+from .reference import REFERENCE_DATE, REFERENCE_VERSION, ReferenceData, data_file
 from .resources import format_duration
 from .testbed import Deployment, Job, Testbed, TestbedError, paris_time
 
@@ -34,11 +35,7 @@ SITE_LINKS = (
     "clusters", "network_equipments", "pdus", "servers", "jobs", "environments",
     "deployments", "vlans", "metrics", "storage", "status",
 )  # fmt: skip
-ENVIRONMENTS = tuple(
-    f"{distro}-{variant}"
-    for distro in ("debian11", "debian12", "debian13", "ubuntu2204", "ubuntu2404", "rocky9")
-    for variant in ("min", "nfs", "big")
-)
+ENVIRONMENTS = tuple(json.loads(data_file("g5k-environments.json").read_text())["environments"])
 
 
 def _link(rel: str, href: str, kind: str = ITEM) -> dict[str, str]:

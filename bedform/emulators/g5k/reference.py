@@ -1,7 +1,8 @@
 """The Grid'5000 reference description (sites, clusters, nodes) and its indexes.
 
 The data is the package copy of the public reference repository cut down to
-what the emulator needs (``data/reference.json``). Loading builds, per site,
+what the emulator needs (``bedform/data/g5k-reference.json``, the one copy the G5k
+provider's catalogue reads too; reading a data file imports nothing). Loading builds, per site,
 the OAR view of the testbed: compute hosts with their properties and reservable
 disks, KaVLAN-capable interfaces, the VLAN ids and the reservable /22 subnets.
 """
@@ -14,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,11 @@ REFERENCE_DATE = "Mon, 23 Mar 2026 12:00:00 GMT"
 DOMAIN = "grid5000.fr"
 LOCAL_VLANS = ("1", "2", "3")
 ROUTED_VLANS = ("4", "5", "6", "7", "8", "9")
+
+
+def data_file(name: str) -> Traversable:
+    """A file of the package's shared data directory (``bedform/data``)."""
+    return resources.files("bedform").joinpath("data", name)
 
 
 def fqdn(node: str, site: str) -> str:
@@ -128,7 +135,7 @@ class ReferenceData:
     def load(cls, path: str | Path | None = None) -> ReferenceData:
         """Load the packaged data, or another file with the same layout."""
         if path is None:
-            text = resources.files(__package__).joinpath("data/reference.json").read_text()
+            text = data_file("g5k-reference.json").read_text()
         else:
             text = Path(path).read_text()
         return cls(json.loads(text))

@@ -23,6 +23,7 @@ from typing import Any
 
 from bedform.errors import EnosError, ProviderError
 from bedform.providers.g5k.availability import node_availability
+from bedform.providers.g5k.checks import check_oar_request
 from bedform.providers.g5k.client import Api, ApiError
 from bedform.providers.g5k.deployments import DEPLOY_WAIT
 from bedform.providers.g5k.jobs import QUEUE_WAIT, QUEUED, find_jobs
@@ -191,7 +192,10 @@ def can_start_on_cluster(nodes_status: Mapping[str, Any], nodes: int, start: flo
 def submit_jobs(job_specs: Sequence[tuple[Mapping[str, Any], str]],
                 api: Api | None = None) -> list[dict[str, Any]]:
     """Submit `(job spec, site)` pairs; the created jobs (each with its `site`). When one
-    submission fails, the jobs already submitted are deleted before raising."""
+    submission fails, the jobs already submitted are deleted before raising. Every
+    request is checked (`checks.check_oar_request`) before the first is submitted."""
+    for spec, site in job_specs:
+        check_oar_request(spec, site)
     api = _api(api)
     jobs: list[dict[str, Any]] = []
     try:

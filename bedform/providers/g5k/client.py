@@ -65,6 +65,10 @@ class Api:
         self.username: str = str(conf["username"])
         kwargs = {k: conf[k] for k in ("uri", "username", "password", "verify_ssl",
                                        "sslcert", "sslkey", "timeout") if k in conf}
+        if str(kwargs.get("uri", "")).startswith("http://"):
+            # nothing to verify over plain HTTP (an emulator): python-grid5000 would log
+            # "Unverified HTTPS request is being made" for verify_ssl: false
+            kwargs.pop("verify_ssl", None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.gk = Grid5000(**kwargs)

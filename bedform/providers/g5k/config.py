@@ -12,6 +12,7 @@ g5k:
       - {roles: [server], cluster: paravance, site: rennes, nodes: 2, min: 1,
          primary_network: n1, secondary_networks: [n2]}
       - {roles: [client], servers: [parasilo-1.rennes.grid5000.fr]}
+      - {roles: [monitor], cluster: parasilo}   # site and prod network found for you
     networks:
       - {id: n1, type: kavlan, roles: [lan], site: rennes}
       - {id: n2, type: kavlan-local, roles: [priv], site: rennes}
@@ -21,7 +22,11 @@ Python: `G5kConf.from_settings(job_type="deploy", env_name="debian12-min")
 .add_network(id="n1", type="kavlan", roles=["lan"], site="rennes")
 .add_machine(roles=["server"], cluster="paravance", site="rennes", nodes=2,
 primary_network=...).finalize()` gives the same object as `from_dictionary`.
-Unlike EnOSlib, `min` and `reservable_disks` survive `from_dictionary`, and
+A group without `site` takes its primary network's, else its cluster's (from the packaged
+reference catalogue, or the API for a cluster newer than it); without `primary_network`
+it is on its site's prod network. `finalize` then checks the whole configuration
+against the catalogue (`checks.py`). Unlike EnOSlib, `min` and `reservable_disks`
+survive `from_dictionary`, and
 `from_settings(job_type="deploy")` normalises the string into a list.
 """
 
@@ -36,7 +41,11 @@ from typing import Any
 import attrs
 
 from bedform.errors import ConfigError
+from bedform.providers.g5k import checks
+from bedform.providers.g5k.catalogue import format_walltime, walltime_seconds
 from bedform.providers.schema import validate_section
+
+__all__ = ["format_walltime", "walltime_seconds"]  # re-exported: the walltime vocabulary
 
 DEFAULT_WALLTIME = "02:00:00"
 DEFAULT_QUEUE = "default"
@@ -108,17 +117,6 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-
-def walltime_seconds(walltime: str) -> int:
-    """'H:MM:SS' (any number of hours) in seconds."""
-    hours, minutes, seconds = (int(part) for part in walltime.split(":"))
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def format_walltime(seconds: int) -> str:
-    """Seconds as 'H:MM:SS' with two-digit hours at least (24 h and more work)."""
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 @attrs.define
@@ -289,19 +287,7 @@ class G5kConf:
         for index, machine in enumerate(self.machines):
             path = ("resources", "machines", index)
             if machine.site is None:
-                sites = {n.site for n in self.networks}
-                if isinstance(machine.primary_network, G5kNetworkConf):
-                    machine.site = machine.primary_network.site
-                elif isinstance(machine.primary_network, str) and \
-                        machine.primary_network in ids:
-                    machine.site = ids[machine.primary_network].site
-                elif len(sites) == 1:
-                    machine.site = sites.pop()
-                else:
-                    raise ConfigError("cannot tell the site of this machine group",
-                                      (*path, "site"),
-                                      hint="Add `site: <site>` (bedform does not scan "
-                                      "every site to find a cluster).")
+                machine.site = self._site_of(machine, ids, path)
             for field in ("primary_network", "secondary_networks"):
                 value = getattr(machine, field)
                 refs = value if isinstance(value, list) else [value]
@@ -339,7 +325,20 @@ class G5kConf:
                 raise ConfigError(f"min ({machine.min}) is more than nodes "
                                   f"({machine.nodes})", (*path, "min"))
         validate_section(SCHEMA, self.to_dict())
+        checks.check(self)
         return self
+
+    @staticmethod
+    def _site_of(machine: G5kClusterConf | G5kServersConf,
+                 ids: Mapping[str, G5kNetworkConf], path: tuple[str | int, ...]) -> str:
+        """The site of a group given without one: its primary network's, else its
+        cluster's (the packaged catalogue, then the API, as EnOSlib asks the API)."""
+        primary = machine.primary_network
+        if isinstance(primary, str):
+            primary = ids.get(primary)
+        if primary is not None and primary.site:
+            return primary.site
+        return checks.site_of(machine.cluster, (*path, "cluster"))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -372,7 +371,11 @@ def _types(job_type: Any) -> list[str]:
 
 
 def load(section: Mapping[str, Any]) -> G5kConf:
-    """Validate a stack section (ConfigError with the YAML path) into a G5kConf."""
+    """Validate a stack section (ConfigError with the YAML path) into a G5kConf; a
+    deploy job also needs a public key to install (`checks.public_keys`)."""
     validate_section(SCHEMA, section)
-    return G5kConf.from_dictionary(section, validate=False)
+    conf = G5kConf.from_dictionary(section, validate=False)
+    if "deploy" in conf.job_type:
+        checks.public_keys(conf.key)
+    return conf
 

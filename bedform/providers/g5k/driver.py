@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import glob
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bedform.errors import ConfigError, NegativeWalltime, PreflightError
@@ -27,6 +24,7 @@ from bedform.objects import Networks, Roles
 from bedform.providers.base import Capabilities, Ref, Resource, SlotCheck
 from bedform.providers.g5k import availability, inventory
 from bedform.providers.g5k import config as g5kconf
+from bedform.providers.g5k.checks import public_keys
 from bedform.providers.g5k.client import Api, ApiError, epoch_to_paris, paris_to_epoch
 from bedform.providers.g5k.config import (
     KAVLAN_TYPES,
@@ -111,7 +109,7 @@ class G5kDriver(KindDriver):
         if conf.monitor:
             types.append(f"monitor={conf.monitor}")
         deploy = "deploy" in types
-        key = self._key(conf) if deploy else None
+        key = public_keys(conf.key) if deploy else None
         resources: list[Resource] = []
         for site in conf.sites:
             job = f"{name}.job[{site}]"
@@ -160,25 +158,6 @@ class G5kDriver(KindDriver):
             elif not deploy:
                 resources += root_access_resource(name, site, job, conf, self._username())
         return resources
-
-    @staticmethod
-    def _key(conf: G5kConf) -> str:
-        if conf.key:
-            path = Path(conf.key).expanduser()
-            try:
-                text = path.read_text().strip()
-            except OSError:
-                raise ConfigError(f"cannot read public key {path}", ("key",)) from None
-            if not text:
-                raise ConfigError(f"public key {path} is empty", ("key",))
-            return text
-        keys = [Path(p).read_text().strip()
-                for p in sorted(glob.glob(os.path.expanduser("~/.ssh/*.pub")))]
-        keys = [k for k in keys if k]
-        if not keys:
-            raise ConfigError("no public key to deploy with", ("key",),
-                              hint="Set `key: ~/.ssh/id_ed25519.pub` or create a key.")
-        return "\n".join(keys)
 
     def site_info(self, site: str) -> dict[str, Any]:
         """kavlans, g5ksubnet and dns server of `site` (cached per driver)."""

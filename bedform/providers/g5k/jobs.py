@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bedform.errors import InvalidReservationTooOld, NotEnoughNodesError, ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
+from bedform.providers.g5k.checks import check_oar_request
 from bedform.providers.g5k.client import (
     Api,
     ApiError,
@@ -186,6 +187,7 @@ def submit(api: Api, site: str, inputs: Mapping[str, Any],
     OAR now refuses as too old.
     """
     payload = job_payload(inputs)
+    check_oar_request(payload, site)
     try:
         return api.post(f"/sites/{site}/jobs", payload)["uid"]
     except ApiError as error:

@@ -1,0 +1,98 @@
+"""Rough edges a new user hits in the CLI (issue 17, item 10): a closed pipe, Ctrl-C at
+the confirmation prompt, duplicate and misspelled keys, the help texts."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from tests.engine.conftest import REPO, FakeStack, mutations
+
+
+def cli(stack: FakeStack, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tests.fakecloud_cli", "-c", str(stack.file), *args]
+
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def test_show_into_a_closed_pipe_exits_quietly(stack: FakeStack) -> None:
+    stack.write(servers=[{"name": "web", "count": 300, "size": "small"}]).apply()
+    process = subprocess.Popen(cli(stack, "show"), cwd=REPO, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"# ")   # `| head -1`
+    process.stdout.close()
+    assert process.wait(timeout=60) == 1
+    assert process.stderr.read() == b""  # no "internal error", no traceback
+
+
+def read_until(fd: int, marker: bytes, seconds: float) -> bytes:
+    """What the pty printed until `marker` appeared (bounded wait)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {marker!r} within {seconds} s; got {seen!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_ctrl_c_at_the_confirmation_prompt_cancels_cleanly(stack: FakeStack) -> None:
+    stack.write(servers=[{"name": "web", "count": 1, "size": "small"}])
+    master, slave = pty.openpty()
+    process = subprocess.Popen(cli(stack, "apply"), cwd=REPO, env=ENV, stdin=slave,
+                               stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        read_until(master, b"Enter a value", 60)
+        process.send_signal(signal.SIGINT)   # what Ctrl-C sends
+        rest = read_until(master, b"Nothing was changed.", 30)
+        assert process.wait(timeout=30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert b"Cancelled." in rest and b"internal error" not in rest
+    assert mutations(stack) == 0
+
+
+def test_duplicate_keys_are_refused_with_their_lines(stack: FakeStack) -> None:
+    stack.write(servers=[{"name": "web", "count": 1, "size": "small"}])
+    text = stack.file.read_text()
+    stack.file.write_text(text + "name: other\n")
+    result = stack.run("validate")
+    assert result.exit_code == 1
+    first = 1 + next(i for i, line in enumerate(text.splitlines())
+                     if line.startswith("name:"))
+    assert f"duplicate key 'name' at line {len(text.splitlines()) + 1} (first at line " \
+        f"{first})" in result.output
+
+
+def test_a_misspelled_key_names_the_nearest_known_one(stack: FakeStack) -> None:
+    stack.write(servers=[])
+    stack.file.write_text(stack.file.read_text().replace("providers:", "provider:"))
+    result = stack.run("validate")
+    assert result.exit_code == 1
+    assert "unknown field 'provider'" in result.output
+    assert "Did you mean 'providers'?" in result.output
+    assert "missing required" not in result.output
+
+
+def test_help_documents_parallelism_and_import_ids(stack: FakeStack) -> None:
+    for command in ("apply", "destroy"):
+        assert "At most this many operations at once" in stack.run(command, "--help").output
+    text = stack.run("import", "--help").output
+    assert "g5k_job" in text and "OAR job id" in text and "local_host" in text
