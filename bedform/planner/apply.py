@@ -115,19 +115,15 @@ class Executor:
 
     def run(self) -> ApplyResult:
         """Walk the DAG until every operation is done, failed, skipped or not started."""
-        import networkx as nx
-
         graph = self.plan.graph()
+        walk = graph.walk()
         result = ApplyResult()
-        waiting_on = {node: graph.in_degree(node) for node in graph}
-        ready = sorted(node for node, n in waiting_on.items() if n == 0)
         finished: queue.Queue[tuple[tuple[str, str], BaseException | None]] = queue.Queue()
         running: dict[tuple[str, str], float] = {}
-        skipped: set[tuple[str, str]] = set()
         last_tick = time.monotonic()
-        while ready or running:
-            while ready and not self.stop_event.is_set():
-                node = ready.pop(0)
+        while walk or running:
+            while walk and not self.stop_event.is_set():
+                node = walk.next()
                 running[node] = time.monotonic()
                 self._emit("apply_start", node)
                 threading.Thread(target=self._work, args=(node, finished), daemon=True,
@@ -150,17 +146,14 @@ class Executor:
             if error is None:
                 result.completed.append(node)
                 self._emit("apply_complete", node, elapsed=elapsed)
-                for successor in sorted(graph.successors(node)):
-                    waiting_on[successor] -= 1
-                    if waiting_on[successor] == 0 and successor not in skipped:
-                        ready.append(successor)
+                walk.done(node)
             elif isinstance(error, ApplyInterrupted):
                 result.interrupted = True
                 self._emit("apply_interrupted", node, elapsed=elapsed)
             else:
                 result.failed[node] = error
                 self._emit("apply_errored", node, elapsed=elapsed, error=str(error))
-                skipped |= nx.descendants(graph, node)
+                walk.failed(node)
         result.interrupted = result.interrupted or self.stop_event.is_set()
         done = set(result.completed) | set(result.failed)
         result.skipped = sorted(node for node in graph if node not in done)
