@@ -8,14 +8,19 @@
   carry) is on disk; remote ids are persisted by `ctx.checkpoint` the moment they exist.
 - A failed operation skips what depends on it; independent branches finish.
 - `request_stop()` (first Ctrl-C): nothing new starts, waits end, running calls finish.
+  `interrupt_handler` wires SIGINT to it; a second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -257,3 +262,31 @@ class Executor:
     def _forget(self, node: tuple[str, str], change: Change) -> None:
         self.writer.change(lambda state: state.resources.pop(change.address, None),
                           change.address)
+
+
+@contextlib.contextmanager
+def interrupt_handler(executor: Executor,
+                      on_interrupt: Callable[[], None] | None) -> Iterator[None]:
+    """First SIGINT: stop gracefully. Second: exit at once (state is already safe)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            executor.request_stop()
+            if on_interrupt:
+                on_interrupt()
+            return
+        sys.stderr.write("\nSecond interrupt: exiting now. Every started operation is in "
+                         "the state; `bedform apply` resumes.\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

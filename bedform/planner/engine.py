@@ -7,10 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +23,7 @@ from bedform.errors import (
 )
 from bedform.objects import Networks, Roles, networks_to_dict, roles_to_dict
 from bedform.planner import slots as slotmod
-from bedform.planner.apply import ApplyResult, EventSink, Executor
+from bedform.planner.apply import ApplyResult, EventSink, Executor, interrupt_handler
 from bedform.planner.diff import Action, compute_drift, destroy_changes, diff
 from bedform.planner.plan import DEFAULT_PLAN_TTL, Mode, Plan, restrict_to_targets
 from bedform.planner.planfile import verify_plan
@@ -48,7 +44,7 @@ from bedform.state.store import State, StateStore, StateWriter
 
 
 class Engine:
-    """Plans and applies one stack."""
+    """Plans and applies one stack (a `StackView`: the caller loads the stack file)."""
 
     def __init__(self, stack: StackView, *, lock_timeout: float = 0.0,
                  driver_options: Mapping[str, Any] | None = None) -> None:
@@ -259,7 +255,7 @@ class Session:
         executor = Executor(plan, writer, {p: self.driver(p) for p in self._providers_in_use()},
                             parallelism=parallelism, events=events,
                             progress_interval=progress_interval)
-        with _interrupt_handler(executor, on_interrupt):
+        with interrupt_handler(executor, on_interrupt):
             result = executor.run()
         if plan.mode == Mode.APPLY:
             roles, networks = self.inventory()
@@ -383,31 +379,3 @@ def _with_provider(resource: Resource, provider: str) -> Resource:
     if resource.provider == provider:
         return resource
     return attrs.evolve(resource, provider=provider)
-
-
-@contextlib.contextmanager
-def _interrupt_handler(executor: Executor,
-                       on_interrupt: Callable[[], None] | None) -> Iterator[None]:
-    """First SIGINT: stop gracefully. Second: exit at once (state is already safe)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    count = 0
-
-    def handler(signum: int, frame: Any) -> None:
-        nonlocal count
-        count += 1
-        if count == 1:
-            executor.request_stop()
-            if on_interrupt:
-                on_interrupt()
-            return
-        sys.stderr.write("\nSecond interrupt: exiting now. Every started operation is in "
-                         "the state; `bedform apply` resumes.\n")
-        os._exit(130)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
