@@ -12,18 +12,20 @@ from typing import Any
 DESCEND = object()
 """What a visitor returns to have `walk` go into a value (or keep a scalar as it is)."""
 
+_SCALARS = (str, int, float, type(None))
+
 
 def walk(value: Any, visit: Callable[[Any], Any]) -> Any:
     """`value` rebuilt top-down: each node becomes `visit(node)`, unless that is
     `DESCEND`; then a mapping becomes a dict and a list or tuple a list of walked items,
     and any other value stays as it is."""
     replaced = visit(value)
-    if replaced is not DESCEND:
-        return replaced
-    if isinstance(value, Mapping):
-        return {key: walk(item, visit) for key, item in value.items()}
+    if replaced is not DESCEND or isinstance(value, _SCALARS):
+        return value if replaced is DESCEND else replaced
     if isinstance(value, list | tuple):
         return [walk(item, visit) for item in value]
+    if isinstance(value, dict | Mapping):
+        return {key: walk(item, visit) for key, item in value.items()}
     return value
 
 
@@ -32,7 +34,7 @@ def leaves(value: Any) -> list[Any]:
     found: list[Any] = []
 
     def collect(node: Any) -> Any:
-        if not isinstance(node, Mapping | list | tuple):
+        if isinstance(node, _SCALARS) or not isinstance(node, Mapping | list | tuple):
             found.append(node)
         return DESCEND
     walk(value, collect)

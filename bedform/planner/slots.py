@@ -265,11 +265,12 @@ def slot_step(participants: Sequence[Participant], start: float | None = None,
                 plan.overrides[name] = driver.with_reservation(
                     conf, recorded[0], recorded[1] - driver.walltime(conf))
             continue
-        described = isinstance(conf, ReservationConf)
-        if described and conf.reservation:
-            plan.fixed[name] = str(conf.reservation)
+        fixed, sites = ((conf.reservation, conf.sites) if isinstance(conf, ReservationConf)
+                        else (None, ()))
+        if fixed:
+            plan.fixed[name] = str(fixed)
             continue
-        units += len((conf.sites if described else None) or [name])
+        units += len(sites) or 1  # one reserving job per site
         plan.slotted.append(name)
         searched[name] = (driver, conf)
         checkers[name] = (functools.partial(driver.test_slot, conf)

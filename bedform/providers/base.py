@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 from bedform.state.model import Record
-from bedform.values import DESCEND, leaves, walk
+from bedform.values import DESCEND, walk
 
 if TYPE_CHECKING:
     from bedform.objects import Networks, Roles
@@ -35,7 +35,15 @@ class Ref:
 
 def iter_refs(value: Any) -> Iterator[Ref]:
     """Every `Ref` nested anywhere in `value` (dicts, lists, tuples)."""
-    return (leaf for leaf in leaves(value) if isinstance(leaf, Ref))
+    found: list[Ref] = []
+
+    def collect(node: Any) -> Any:
+        if isinstance(node, Ref):
+            found.append(node)
+            return node
+        return DESCEND
+    walk(value, collect)
+    return iter(found)
 
 
 def substitute_refs(value: Any, lookup: Callable[[Ref], Any]) -> Any:
