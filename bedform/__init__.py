@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 _EXPORTS = {
+    "__version__": "bedform.version",
     "Host": "bedform.objects", "Network": "bedform.objects",
     "DefaultNetwork": "bedform.objects", "Roles": "bedform.objects",
     "Networks": "bedform.objects",
@@ -38,7 +37,7 @@ _ERRORS = ("EnosError", "EnosFailedHostsError", "EnosUnreachableHostsError", "Co
            "NegativeWalltime", "NotEnoughNodesError", "MissingNetworkError")
 _EXPORTS.update(dict.fromkeys(_ERRORS, "bedform.errors"))
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for name in _EXPORTS if not name.startswith("_"))
 
 
 def __getattr__(name: str) -> Any:

@@ -144,6 +144,8 @@ def plan(options: Options, out: str | None, detailed_exitcode: bool, refresh_onl
          destroy: bool, targets: tuple[str, ...], replace: tuple[str, ...],
          as_json: bool) -> None:
     """Show what apply would do, without changing anything."""
+    from bedform.planner.planfile import save_plan
+
     with reported(options):
         mode = _plan_mode(destroy, refresh_only)
         engine = options.engine()
@@ -151,7 +153,7 @@ def plan(options: Options, out: str | None, detailed_exitcode: bool, refresh_onl
             the_plan = session.plan(mode, targets=targets, replace=replace)
         _print_plan(options, the_plan, as_json)
         if out:
-            the_plan.save(Path(out))
+            save_plan(the_plan, Path(out))
             if not as_json:
                 click.echo(f"\nSaved the plan to {out}. Apply exactly it with "
                            f"`bedform apply {out}`.")
@@ -209,7 +211,7 @@ def apply(options: Options, planfile: str | None, auto_approve: bool, parallelis
           targets: tuple[str, ...], replace: tuple[str, ...], refresh_only: bool,
           as_json: bool) -> None:
     """Make the infrastructure match the stack (or apply a saved plan)."""
-    from bedform.planner.plan import Plan
+    from bedform.planner.planfile import load_plan
 
     with reported(options):
         engine = options.engine()
@@ -218,7 +220,7 @@ def apply(options: Options, planfile: str | None, auto_approve: bool, parallelis
                 if targets or replace or refresh_only:
                     raise click.UsageError("a saved plan already fixes targets and "
                                            "replacements")
-                the_plan = Plan.load(Path(planfile))
+                the_plan = load_plan(Path(planfile))
                 session.check_plan(the_plan)
             else:
                 the_plan = session.plan(_plan_mode(False, refresh_only), targets=targets,
@@ -281,11 +283,11 @@ def refresh(options: Options) -> None:
 @pass_options
 def show(options: Options, planfile: str | None, as_json: bool) -> None:
     """Show the state (or a saved plan)."""
-    from bedform.planner.plan import Plan
+    from bedform.planner.planfile import load_plan
 
     with reported(options):
         if planfile:
-            _print_plan(options, Plan.load(Path(planfile)), as_json)
+            _print_plan(options, load_plan(Path(planfile)), as_json)
             return
         engine = options.engine()
         with engine.session("show", lock=False) as session:

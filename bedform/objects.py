@@ -48,6 +48,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSet
 from typing import Any, ClassVar, TypeVar
 
+from bedform.values import DESCEND, walk
+
 __all__ = [
     "DefaultNetwork",
     "Host",
@@ -83,20 +85,22 @@ _C = TypeVar("_C", bound=type)
 
 
 def _jsonable(value: Any) -> Any:
-    """A JSON-able deep copy of `value` (ip objects and paths as strings)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, _IP_ADDRESS_TYPES + _IP_NETWORK_TYPES + _IP_INTERFACE_TYPES):
-        return str(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, Mapping):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, set | frozenset):
-        return sorted((_jsonable(item) for item in value), key=_canonical)
-    return copy.deepcopy(value)
+    """A JSON-able deep copy of `value` (ip objects and paths as strings, sets sorted)."""
+    return walk(value, _jsonable_node)
+
+
+def _jsonable_node(node: Any) -> Any:
+    if node is None or isinstance(node, bool | int | float | str):
+        return node
+    if isinstance(node, _IP_ADDRESS_TYPES + _IP_NETWORK_TYPES + _IP_INTERFACE_TYPES):
+        return str(node)
+    if isinstance(node, os.PathLike):
+        return os.fspath(node)
+    if isinstance(node, Mapping | list | tuple):
+        return DESCEND
+    if isinstance(node, set | frozenset):
+        return sorted((_jsonable(item) for item in node), key=_canonical)
+    return copy.deepcopy(node)
 
 
 def _canonical(value: Any) -> str:

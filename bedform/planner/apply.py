@@ -8,14 +8,19 @@
   carry) is on disk; remote ids are persisted by `ctx.checkpoint` the moment they exist.
 - A failed operation skips what depends on it; independent branches finish.
 - `request_stop()` (first Ctrl-C): nothing new starts, waits end, running calls finish.
+  `interrupt_handler` wires SIGINT to it; a second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -115,19 +120,15 @@ class Executor:
 
     def run(self) -> ApplyResult:
         """Walk the DAG until every operation is done, failed, skipped or not started."""
-        import networkx as nx
-
         graph = self.plan.graph()
+        walk = graph.walk()
         result = ApplyResult()
-        waiting_on = {node: graph.in_degree(node) for node in graph}
-        ready = sorted(node for node, n in waiting_on.items() if n == 0)
         finished: queue.Queue[tuple[tuple[str, str], BaseException | None]] = queue.Queue()
         running: dict[tuple[str, str], float] = {}
-        skipped: set[tuple[str, str]] = set()
         last_tick = time.monotonic()
-        while ready or running:
-            while ready and not self.stop_event.is_set():
-                node = ready.pop(0)
+        while walk or running:
+            while walk and not self.stop_event.is_set():
+                node = walk.next()
                 running[node] = time.monotonic()
                 self._emit("apply_start", node)
                 threading.Thread(target=self._work, args=(node, finished), daemon=True,
@@ -150,17 +151,14 @@ class Executor:
             if error is None:
                 result.completed.append(node)
                 self._emit("apply_complete", node, elapsed=elapsed)
-                for successor in sorted(graph.successors(node)):
-                    waiting_on[successor] -= 1
-                    if waiting_on[successor] == 0 and successor not in skipped:
-                        ready.append(successor)
+                walk.done(node)
             elif isinstance(error, ApplyInterrupted):
                 result.interrupted = True
                 self._emit("apply_interrupted", node, elapsed=elapsed)
             else:
                 result.failed[node] = error
                 self._emit("apply_errored", node, elapsed=elapsed, error=str(error))
-                skipped |= nx.descendants(graph, node)
+                walk.failed(node)
         result.interrupted = result.interrupted or self.stop_event.is_set()
         done = set(result.completed) | set(result.failed)
         result.skipped = sorted(node for node in graph if node not in done)
@@ -264,3 +262,31 @@ class Executor:
     def _forget(self, node: tuple[str, str], change: Change) -> None:
         self.writer.change(lambda state: state.resources.pop(change.address, None),
                           change.address)
+
+
+@contextlib.contextmanager
+def interrupt_handler(executor: Executor,
+                      on_interrupt: Callable[[], None] | None) -> Iterator[None]:
+    """First SIGINT: stop gracefully. Second: exit at once (state is already safe)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            executor.request_stop()
+            if on_interrupt:
+                on_interrupt()
+            return
+        sys.stderr.write("\nSecond interrupt: exiting now. Every started operation is in "
+                         "the state; `bedform apply` resumes.\n")
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

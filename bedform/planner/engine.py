@@ -7,11 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,15 +19,16 @@ from bedform.errors import (
     ApplyInterrupted,
     ConfigError,
     EnosError,
-    NoSlotError,
     ProviderError,
 )
 from bedform.objects import Networks, Roles, networks_to_dict, roles_to_dict
 from bedform.planner import slots as slotmod
-from bedform.planner.apply import ApplyResult, EventSink, Executor
+from bedform.planner.apply import ApplyResult, EventSink, Executor, interrupt_handler
 from bedform.planner.diff import Action, compute_drift, destroy_changes, diff
 from bedform.planner.plan import DEFAULT_PLAN_TTL, Mode, Plan, restrict_to_targets
+from bedform.planner.planfile import verify_plan
 from bedform.planner.resources import DesiredSet
+from bedform.planner.stackview import StackView
 from bedform.providers import driver_class
 from bedform.providers.base import (
     Driver,
@@ -41,18 +37,16 @@ from bedform.providers.base import (
     Observed,
     Ref,
     Resource,
-    SlotCheck,
     substitute_refs,
 )
-from bedform.stack import Stack
 from bedform.state.model import Record, Status
 from bedform.state.store import State, StateStore, StateWriter
 
 
 class Engine:
-    """Plans and applies one stack."""
+    """Plans and applies one stack (a `StackView`: the caller loads the stack file)."""
 
-    def __init__(self, stack: Stack, *, lock_timeout: float = 0.0,
+    def __init__(self, stack: StackView, *, lock_timeout: float = 0.0,
                  driver_options: Mapping[str, Any] | None = None) -> None:
         self.stack = stack
         self.store = StateStore(stack.state_dir)
@@ -87,7 +81,7 @@ class Session:
         """The driver of a provider instance, from the stack or, if removed, the state."""
         if provider not in self._drivers:
             if provider in self.stack.providers:
-                cls = self.stack.providers[provider].driver_class
+                cls = driver_class(self.stack.providers[provider].type)
             elif provider in self.state.providers:
                 cls = driver_class(self.state.providers[provider])
             else:
@@ -144,89 +138,20 @@ class Session:
     def slot_plan(self, start: float | None = None, window: float | None = None, *,
                   observed: Mapping[str, Observed] | None = None, candidates: bool = False,
                   force: bool = False) -> slotmod.SlotPlan | None:
-        """The common start of the reserving jobs this apply would make.
-
-        Providers whose jobs are alive (reload) keep their reservation and are not
-        searched; one with an explicit reservation keeps it; providers without
-        reservations come up at apply. The search runs when at least two reserving jobs
-        are to be made (providers, or sites of one Grid'5000 provider) or with `force`
-        (`bedform slots`); None when there is nothing to decide.
-        """
+        """The slot step (`slots.slot_step`) over the stack's providers; a provider's
+        live expiring objects (per `observed`, default the last refresh) are reloaded."""
         observed = self._observed if observed is None else observed
         kinds = self.kinds()
-        plan = slotmod.SlotPlan(window=slotmod.DEFAULT_WINDOW if window is None or window < 0
-                                else float(window))
-        checkers: dict[str, slotmod.Checker] = {}
-        confs: dict[str, Any] = {}
-        units = 0
+        participants = []
         for name, section in self.stack.providers.items():
-            driver = self.driver(name)
-            if not (driver.capabilities.advance_reservation and _reserving(driver)):
-                plan.on_demand.append(name)
-                continue
-            conf = section.conf
             live = {a: r for a, r in self.state.resources.items()
                     if r.provider == name and r.kind in kinds and kinds[r.kind].expires
                     and r.status == Status.READY
                     and observed.get(a, Observed(alive=True)).alive}
-            if live:
-                recorded = driver.recorded_reservation(conf, live)
-                plan.reloaded[name] = recorded[0] if recorded else None
-                if recorded:
-                    plan.overrides[name] = driver.with_reservation(
-                        conf, recorded[0], recorded[1] - driver.walltime(conf))
-                continue
-            if getattr(conf, "reservation", None):
-                plan.fixed[name] = str(conf.reservation)
-                continue
-            units += len(getattr(conf, "sites", None) or [name])
-            plan.slotted.append(name)
-            confs[name] = conf
-            if driver.capabilities.test_slot:
-                checkers[name] = functools.partial(driver.test_slot, conf)
-            else:
-                checkers[name] = _cannot_check
-        # jobs of this stack reserved earlier and not started yet: new ones join them
-        pending = [at for at in plan.reloaded.values()
-                   if at is not None and at > slotmod.now()]
-        units += len(pending)
-        if not plan.slotted or (units < 2 and not force):
-            plan.slotted = []
-            return plan if plan.overrides or force else None
-        if start is not None and start >= 0:
-            plan.search_start = float(start)
-        elif pending:
-            plan.search_start = max(pending)
-        else:
-            plan.search_start = slotmod.default_start()
-        if candidates:
-            for name, check in checkers.items():
-                accepted, refusal = slotmod.candidate_starts(check, plan.search_start,
-                                                             plan.window)
-                plan.candidates[name] = accepted
-                if refusal is not None:
-                    plan.refusals[name] = refusal.reason or (
-                        "cannot check availability" if refusal.ok is None else "busy")
-        try:
-            result = slotmod.find_common_slot(checkers, plan.search_start, plan.window)
-        except NoSlotError as error:
-            if not candidates:
-                raise
-            plan.error = str(error)
-            return plan
-        plan.unchecked = list(result.unchecked)
-        begin, offset = slotmod.bounds(result.start)
-        plan.start = begin
-        for name in plan.slotted:
-            driver = self.driver(name)
-            walltime = driver.walltime(confs[name]) + offset
-            if walltime <= 0:
-                raise NoSlotError(f"{name}: starting at {slotmod.fmt_utc(begin)} to keep the "
-                                  "common end leaves no walltime")
-            plan.walltimes[name] = walltime
-            plan.offsets[name] = offset
-            plan.overrides[name] = driver.with_reservation(confs[name], begin, offset)
-        return plan
+            participants.append(slotmod.Participant(name, self.driver(name), section.conf,
+                                                    live))
+        return slotmod.slot_step(participants, start, window, candidates=candidates,
+                                 force=force)
 
     def refresh(self) -> dict[str, Observed]:
         """Observe every recorded object; one batched call per provider, in parallel."""
@@ -314,7 +239,7 @@ class Session:
         """Refuse a saved plan made for another state, an older state or configuration."""
         if self.state.serial == 0 and not self.engine.store.exists() and not self._drivers:
             self.state.lineage = plan.lineage  # remote names in the plan derive from it
-        plan.check_fresh(self.state.lineage, self.state.serial, self.config_hash())
+        verify_plan(plan, self.state.lineage, self.state.serial, self.config_hash())
 
     def config_hash(self, desired: DesiredSet | None = None) -> str:
         """Fingerprint of the configuration a plan was made from."""
@@ -330,7 +255,7 @@ class Session:
         executor = Executor(plan, writer, {p: self.driver(p) for p in self._providers_in_use()},
                             parallelism=parallelism, events=events,
                             progress_interval=progress_interval)
-        with _interrupt_handler(executor, on_interrupt):
+        with interrupt_handler(executor, on_interrupt):
             result = executor.run()
         if plan.mode == Mode.APPLY:
             roles, networks = self.inventory()
@@ -450,48 +375,7 @@ class Session:
         return roles, networks
 
 
-def _reserving(driver: Driver) -> bool:
-    """Whether the driver has the `Reserving` methods (`test_slot` only when its
-    capabilities say it can check availability)."""
-    needed = ["walltime", "with_reservation", "recorded_reservation"]
-    if driver.capabilities.test_slot:
-        needed.append("test_slot")
-    return all(callable(getattr(driver, name, None)) for name in needed)
-
-
-def _cannot_check(start: float, end: float) -> SlotCheck:
-    return SlotCheck(ok=None, reason="cannot check availability in advance")
-
-
 def _with_provider(resource: Resource, provider: str) -> Resource:
     if resource.provider == provider:
         return resource
     return attrs.evolve(resource, provider=provider)
-
-
-@contextlib.contextmanager
-def _interrupt_handler(executor: Executor,
-                       on_interrupt: Callable[[], None] | None) -> Iterator[None]:
-    """First SIGINT: stop gracefully. Second: exit at once (state is already safe)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    count = 0
-
-    def handler(signum: int, frame: Any) -> None:
-        nonlocal count
-        count += 1
-        if count == 1:
-            executor.request_stop()
-            if on_interrupt:
-                on_interrupt()
-            return
-        sys.stderr.write("\nSecond interrupt: exiting now. Every started operation is in "
-                         "the state; `bedform apply` resumes.\n")
-        os._exit(130)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

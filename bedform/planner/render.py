@@ -24,11 +24,12 @@ from typing import Any
 
 import click
 
-from bedform import __version__
 from bedform.planner.apply import Event
 from bedform.planner.diff import Action, Change
 from bedform.planner.plan import Mode, Plan
-from bedform.planner.resources import UNKNOWN, encode_value
+from bedform.planner.resources import UNKNOWN, encode_ref
+from bedform.values import leaves, walk
+from bedform.version import __version__
 
 PLAN_JSON_VERSION = "1.0"
 UI_VERSION = "1.0"
@@ -53,28 +54,14 @@ def format_value(value: Any, limit: int = 100) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if value is UNKNOWN:
-        return "(known after apply)"
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return encode_value(value)
+    return walk(value, lambda node: "(known after apply)" if node is UNKNOWN
+                else encode_ref(node))
 
 
 def _unknown_keys(after: Mapping[str, Any] | None) -> list[str]:
     if not after:
         return []
-
-    def holds_unknown(value: Any) -> bool:
-        if value is UNKNOWN:
-            return True
-        if isinstance(value, Mapping):
-            return any(holds_unknown(v) for v in value.values())
-        if isinstance(value, list):
-            return any(holds_unknown(v) for v in value)
-        return False
-    return sorted(k for k, v in after.items() if holds_unknown(v))
+    return sorted(k for k, v in after.items() if any(leaf is UNKNOWN for leaf in leaves(v)))
 
 
 def render_plan(plan: Plan, colour: bool = False) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,7 +10,9 @@ from typing import Any
 import attrs
 
 from bedform.errors import ConfigError
+from bedform.planner.graph import Dag
 from bedform.providers.base import Ref, Resource
+from bedform.values import DESCEND, walk
 
 
 class _Unknown:
@@ -31,27 +32,26 @@ class _Unknown:
 UNKNOWN = _Unknown()
 
 
+def encode_ref(node: Any) -> Any:
+    """A `walk` visitor: a ref becomes {"$ref": "address#attribute"}."""
+    if isinstance(node, Ref):
+        return {"$ref": f"{node.address}#{node.attribute}"}
+    return DESCEND
+
+
 def encode_value(value: Any) -> Any:
     """JSON form of an input value: refs become {"$ref": "address#attribute"}."""
-    if isinstance(value, Ref):
-        return {"$ref": f"{value.address}#{value.attribute}"}
-    if isinstance(value, Mapping):
-        return {key: encode_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode_value(item) for item in value]
-    return value
+    return walk(value, encode_ref)
 
 
 def decode_value(value: Any) -> Any:
     """Inverse of `encode_value`."""
-    if isinstance(value, Mapping):
-        if set(value) == {"$ref"}:
-            address, _, attribute = value["$ref"].rpartition("#")
+    def decode(node: Any) -> Any:
+        if isinstance(node, Mapping) and set(node) == {"$ref"}:
+            address, _, attribute = node["$ref"].rpartition("#")
             return Ref(address, attribute)
-        return {key: decode_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decode_value(item) for item in value]
-    return value
+        return DESCEND
+    return walk(value, decode)
 
 
 def resource_to_dict(resource: Resource) -> dict[str, Any]:
@@ -85,28 +85,17 @@ class DesiredSet:
                                   ("providers", resource.provider),
                                   hint="Give the machines or networks distinct names.")
             by_address[resource.address] = resource
-        dependents: dict[str, list[str]] = {address: [] for address in by_address}
-        waiting: dict[str, int] = {}
+        dag: Dag[str] = Dag()
         for resource in by_address.values():
-            dependencies = resource.dependencies()
-            for dependency in dependencies:
+            dag.add(resource.address)
+            for dependency in resource.dependencies():
                 if dependency not in by_address:
                     raise ConfigError(
                         f"{resource.address} depends on {dependency}, which the "
                         "configuration does not define", ("providers", resource.provider),
                         hint="Declare it, or remove the reference to it.")
-                dependents[dependency].append(resource.address)
-            waiting[resource.address] = len(dependencies)
-        ready = [address for address, count in waiting.items() if count == 0]
-        heapq.heapify(ready)
-        order: list[str] = []
-        while ready:  # Kahn's algorithm, smallest address first: deterministic
-            address = heapq.heappop(ready)
-            order.append(address)
-            for dependent in dependents[address]:
-                waiting[dependent] -= 1
-                if waiting[dependent] == 0:
-                    heapq.heappush(ready, dependent)
+                dag.link(dependency, resource.address)
+        order = dag.order()
         if len(order) < len(by_address):
             stuck = sorted(set(by_address) - set(order))
             raise ConfigError("resources depend on each other in a cycle: "

@@ -15,6 +15,7 @@ Epochs are UTC seconds throughout; drivers convert to their testbed's wall clock
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,14 @@ from typing import Any
 import attrs
 
 from bedform.errors import NoSlotError
-from bedform.providers.base import SlotCheck
+from bedform.providers.base import (
+    Driver,
+    ReservationConf,
+    Reserving,
+    SlotCheck,
+    SlotTesting,
+)
+from bedform.state.model import Record
 
 TIME_INCREMENT = 300
 DEFAULT_WINDOW = 7200
@@ -214,6 +222,102 @@ class SlotPlan:
             for name in self.on_demand:
                 notes.append(f"{name} has no reservations: created at apply")
         return notes
+
+
+@attrs.frozen
+class Participant:
+    """A provider section as the slot step sees it: `live` holds its recorded objects
+    that expire and are still alive (their reservation is kept on reload)."""
+
+    name: str
+    driver: Driver
+    conf: Any
+    live: Mapping[str, Record] = attrs.field(factory=dict)
+
+
+def slot_step(participants: Sequence[Participant], start: float | None = None,
+              window: float | None = None, *, candidates: bool = False,
+              force: bool = False) -> SlotPlan | None:
+    """The common start of the reserving jobs an apply would make.
+
+    Participants whose jobs are alive (reload) keep their reservation and are not
+    searched; one with an explicit reservation keeps it; drivers that cannot reserve
+    come up at apply. The search runs when at least two reserving jobs are to be made
+    (participants, or sites of one) or with `force` (`bedform slots`); None when there
+    is nothing to decide.
+    """
+    plan = SlotPlan(window=DEFAULT_WINDOW if window is None or window < 0
+                    else float(window))
+    checkers: dict[str, Checker] = {}
+    searched: dict[str, tuple[Reserving, Any]] = {}
+    units = 0
+    for participant in participants:
+        name, driver, conf = participant.name, participant.driver, participant.conf
+        capabilities = driver.capabilities
+        if not (capabilities.advance_reservation and isinstance(driver, Reserving)) or (
+                capabilities.test_slot and not isinstance(driver, SlotTesting)):
+            plan.on_demand.append(name)  # cannot reserve, or says it checks but cannot
+            continue
+        if participant.live:
+            recorded = driver.recorded_reservation(conf, participant.live)
+            plan.reloaded[name] = recorded[0] if recorded else None
+            if recorded:
+                plan.overrides[name] = driver.with_reservation(
+                    conf, recorded[0], recorded[1] - driver.walltime(conf))
+            continue
+        fixed, sites = ((conf.reservation, conf.sites) if isinstance(conf, ReservationConf)
+                        else (None, ()))
+        if fixed:
+            plan.fixed[name] = str(fixed)
+            continue
+        units += len(sites) or 1  # one reserving job per site
+        plan.slotted.append(name)
+        searched[name] = (driver, conf)
+        checkers[name] = (functools.partial(driver.test_slot, conf)
+                          if capabilities.test_slot and isinstance(driver, SlotTesting)
+                          else _cannot_check)
+    # jobs of this stack reserved earlier and not started yet: new ones join them
+    pending = [at for at in plan.reloaded.values() if at is not None and at > now()]
+    units += len(pending)
+    if not plan.slotted or (units < 2 and not force):
+        plan.slotted = []
+        return plan if plan.overrides or force else None
+    if start is not None and start >= 0:
+        plan.search_start = float(start)
+    elif pending:
+        plan.search_start = max(pending)
+    else:
+        plan.search_start = default_start()
+    if candidates:
+        for name, check in checkers.items():
+            accepted, refusal = candidate_starts(check, plan.search_start, plan.window)
+            plan.candidates[name] = accepted
+            if refusal is not None:
+                plan.refusals[name] = refusal.reason or (
+                    "cannot check availability" if refusal.ok is None else "busy")
+    try:
+        result = find_common_slot(checkers, plan.search_start, plan.window)
+    except NoSlotError as error:
+        if not candidates:
+            raise
+        plan.error = str(error)
+        return plan
+    plan.unchecked = list(result.unchecked)
+    begin, offset = bounds(result.start)
+    plan.start = begin
+    for name, (driver, conf) in searched.items():
+        walltime = driver.walltime(conf) + offset
+        if walltime <= 0:
+            raise NoSlotError(f"{name}: starting at {fmt_utc(begin)} to keep the common "
+                              "end leaves no walltime")
+        plan.walltimes[name] = walltime
+        plan.offsets[name] = offset
+        plan.overrides[name] = driver.with_reservation(conf, begin, offset)
+    return plan
+
+
+def _cannot_check(start: float, end: float) -> SlotCheck:
+    return SlotCheck(ok=None, reason="cannot check availability in advance")
 
 
 def parse_duration(text: str) -> int:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 from bedform.state.model import Record
+from bedform.values import DESCEND, walk
 
 if TYPE_CHECKING:
     from bedform.objects import Networks, Roles
@@ -34,25 +35,20 @@ class Ref:
 
 def iter_refs(value: Any) -> Iterator[Ref]:
     """Every `Ref` nested anywhere in `value` (dicts, lists, tuples)."""
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from iter_refs(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from iter_refs(item)
+    found: list[Ref] = []
+
+    def collect(node: Any) -> Any:
+        if isinstance(node, Ref):
+            found.append(node)
+            return node
+        return DESCEND
+    walk(value, collect)
+    return iter(found)
 
 
 def substitute_refs(value: Any, lookup: Callable[[Ref], Any]) -> Any:
     """`value` with each `Ref` replaced by `lookup(ref)`; tuples become lists (JSON)."""
-    if isinstance(value, Ref):
-        return lookup(value)
-    if isinstance(value, Mapping):
-        return {key: substitute_refs(item, lookup) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [substitute_refs(item, lookup) for item in value]
-    return value
+    return walk(value, lambda node: lookup(node) if isinstance(node, Ref) else DESCEND)
 
 
 @attrs.frozen
@@ -145,17 +141,11 @@ class SlotCheck:
 @runtime_checkable
 class Reserving(Protocol):
     """Optional driver methods of testbeds with advance reservations
-    (`capabilities.advance_reservation`); the planner's slot step uses them. `test_slot`
-    is needed only with `capabilities.test_slot`: without it the plan says the driver
-    cannot check availability, it never assumes "yes".
+    (`capabilities.advance_reservation`); the planner's slot step uses them. A driver
+    without them cannot reserve: its objects are made at apply, with no common start.
 
     Epochs are UTC seconds; drivers convert to the testbed's wall clock themselves.
     """
-
-    def test_slot(self, conf: Any, start: float, end: float) -> SlotCheck:
-        """Whether the configuration's resources are free from `start` for the walltime
-        (`end` is the end of the search window)."""
-        ...
 
     def walltime(self, conf: Any) -> int:
         """The configuration's walltime in seconds."""
@@ -170,6 +160,32 @@ class Reserving(Protocol):
                              ) -> tuple[float, int] | None:
         """(start epoch, walltime s) of the live jobs `records` hold when they were made
         by the slot step (conf without a reservation), so a reload keeps them."""
+        ...
+
+
+@runtime_checkable
+class SlotTesting(Protocol):
+    """The availability check of a `Reserving` driver, needed with
+    `capabilities.test_slot`: without it the plan says the driver cannot check
+    availability, it never assumes "yes"."""
+
+    def test_slot(self, conf: Any, start: float, end: float) -> SlotCheck:
+        """Whether the configuration's resources are free from `start` for the walltime
+        (`end` is the end of the search window)."""
+        ...
+
+
+@runtime_checkable
+class ReservationConf(Protocol):
+    """What the slot step reads of a reserving provider's configuration:
+    `reservation`, a start the user fixed (the slot step leaves it alone), and `sites`,
+    one reserving job each (a configuration without them makes one job)."""
+
+    reservation: str | None
+
+    @property
+    def sites(self) -> Sequence[str]:
+        """The sites the configuration reserves on."""
         ...
 
 
