@@ -154,3 +154,12 @@ def test_register_driver_never_overrides_an_installed_type() -> None:
     with pytest.raises(ValueError, match="already installed by package bedform"):
         register_driver("local", "tests.fakecloud:FakeDriver")
     assert driver_class("local") is LocalDriver
+
+
+def test_a_type_registered_in_process_that_fails_to_load_says_so() -> None:
+    register_driver("misspelt", "tests.fakecloud:FakeDrivr")
+    with pytest.raises(ConfigError) as raised:
+        driver_class("misspelt")
+    assert "from this process (register_driver) failed to load " \
+        "(tests.fakecloud:FakeDrivr): AttributeError" in raised.value.message
+    assert raised.value.hint == "Fix the target given to register_driver."

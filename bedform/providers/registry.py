@@ -83,10 +83,11 @@ def driver_class(type_name: str) -> type[Driver]:
     try:
         loaded = entry.load()
     except Exception as exc:
+        fix = f"Reinstall or upgrade {package}, or uninstall it if unused." \
+            if entry.dist is not None else "Fix the target given to register_driver."
         raise ConfigError(
             f"provider type {type_name!r} from {package} failed to load ({entry.value}): "
-            f"{type(exc).__name__}: {exc}", ("type",),
-            hint=f"Reinstall or upgrade {package}, or uninstall it if unused.") from exc
+            f"{type(exc).__name__}: {exc}", ("type",), hint=fix) from exc
     missing = [name for name in DRIVER_MEMBERS if not hasattr(loaded, name)]
     if not isinstance(loaded, type) or missing:
         lacks = f"it lacks {', '.join(missing)}" if isinstance(loaded, type) \
@@ -94,7 +95,8 @@ def driver_class(type_name: str) -> type[Driver]:
         raise ConfigError(
             f"provider type {type_name!r} from {package} names {entry.value}, which is not "
             f"a bedform driver class: {lacks}", ("type",),
-            hint=f"Report it to the authors of {package}.")
+            hint=f"Report it to the authors of {package}." if entry.dist is not None
+            else "Give register_driver a driver class.")
     return loaded
 
 
