@@ -20,7 +20,7 @@ if __package__ in (None, ""):
 
 from bedform.planner.engine import Engine
 from bedform.planner.plan import Mode
-from bedform.providers import DRIVERS
+from bedform.providers import register_driver
 from bedform.providers.base import (
     Capabilities,
     DriverContext,
@@ -106,7 +106,7 @@ def _records(session: Any) -> dict[str, Record]:
 
 
 def measure() -> list[Row]:
-    DRIVERS["memory"] = f"{__name__}:MemoryDriver"
+    register_driver("memory", f"{__name__}:MemoryDriver")
     with tempfile.TemporaryDirectory() as root:
         stack = Stack(name="bench", state_dir=Path(root) / "state", providers={
             "mem": ProviderSection("mem", "memory", {"count": SIZE}, {"count": SIZE})})

@@ -3,7 +3,7 @@
 Run against the emulator: `bedform emulate g5k` then export BEDFORM_G5K_CONFIG=...
 """
 
-from bedform.providers.g5k import G5k, G5kConf
+from bedform import G5k, G5kConf
 
 conf = (
     G5kConf.from_settings(job_name="enoslib-style", walltime="01:00:00")

@@ -28,7 +28,7 @@ from typing import Any
 
 from bedform.errors import ConfigError, ProviderError
 from bedform.objects import DefaultNetwork, Host, Networks, Roles
-from bedform.providers import DRIVERS
+from bedform.providers import register_driver
 from bedform.providers.base import (
     ApplyContext,
     Capabilities,
@@ -300,4 +300,4 @@ def _attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def register() -> None:
     """Make `type: fake` available to stacks in this process."""
-    DRIVERS["fake"] = "tests.fakecloud:FakeDriver"
+    register_driver("fake", "tests.fakecloud:FakeDriver")

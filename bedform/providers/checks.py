@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bedform.errors import EnosError
-from bedform.providers import DRIVERS, driver_class
+from bedform.providers import driver_class, known_types
 from bedform.providers.base import DriverContext
 
 Row = tuple[str, str, bool | None, str]
@@ -43,7 +43,7 @@ def check(platform_filter: list[str] | None = None) -> dict[str, list[Row]]:
     from rich.console import Console
     from rich.table import Table
 
-    names = [n for n in sorted(DRIVERS) if not platform_filter or n in platform_filter]
+    names = [n for n in known_types() if not platform_filter or n in platform_filter]
     deps: list[Row] = []
     conn: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bedform-check-") as scratch:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bedform import G5k, G5kConf
 from bedform.errors import ConfigError
-from bedform.providers.g5k import G5k, G5kConf
 from bedform.providers.g5k.jobs import map_nodes, oar_resources
 from tests.g5k.conftest import section
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bedform import G5k, G5kConf
 from bedform.errors import PreflightError
-from bedform.providers.g5k import G5k, G5kConf
 
 
 def conf(key) -> G5kConf:
@@ -54,8 +54,8 @@ def test_firewall_with_kavlan_names(stack, monkeypatch):
     from tests.g5k.conftest import section
     stack.write(**section()).apply()
     monkeypatch.chdir(stack.root)
+    from bedform.api.g5k import firewall
     from bedform.objects import roles_from_dict
-    from bedform.providers.g5k.provider import firewall
     roles = roles_from_dict(stack.state().outputs["roles"])
     provider = G5k(G5kConf.from_dictionary({**section(), "job_name": "exp"}))
     stack.emu.clear_requests()

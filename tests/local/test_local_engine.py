@@ -241,7 +241,7 @@ def test_destroy_is_complete_and_scoped(local_stack) -> None:
 
 # The EnOSlib-style facade ------------------------------------------------------------------
 def test_enoslib_style_local(tmp_path: Path) -> None:
-    from bedform.providers.local import Local, LocalConf
+    from bedform import Local, LocalConf
     from bedform.state.store import State, StateStore
 
     seed = State()

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from bedform.cli import main
-from bedform.providers import DRIVERS
+from bedform.providers import register_driver
 from bedform.providers.base import Capabilities
 from tests.fakecloud import FakeDriver
 from tests.slots.conftest import g5k_section, job_posts
@@ -34,8 +34,8 @@ class BlindDriver(FakeDriver):
         return None
 
 
-def test_plan_says_a_provider_cannot_check(emu, tmp_path, monkeypatch):
-    monkeypatch.setitem(DRIVERS, "blind", "tests.slots.test_engine_slot_step:BlindDriver")
+def test_plan_says_a_provider_cannot_check(emu, tmp_path):
+    register_driver("blind", "tests.slots.test_engine_slot_step:BlindDriver")
     stack = tmp_path / "bedform.yaml"
     stack.write_text(yaml.safe_dump({"name": "blind", "providers": {
         "cloud": {"type": "blind", "cloud": str(tmp_path / "cloud.json"),

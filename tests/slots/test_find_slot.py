@@ -8,6 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bedform.api.providers import (
+    Providers,
+    find_slot,
+    find_slot_and_start,
+    start_provider_within_bounds,
+)
 from bedform.errors import (
     InvalidReservationCritical,
     InvalidReservationTime,
@@ -18,12 +24,6 @@ from bedform.errors import (
 from bedform.objects import Host, Networks, Roles
 from bedform.planner import slots
 from bedform.providers.base import SlotCheck
-from bedform.providers.multi import (
-    Providers,
-    find_slot,
-    find_slot_and_start,
-    start_provider_within_bounds,
-)
 
 NOW = 1_795_000_000.0          # 2026-11-18 UTC, a multiple of 60
 T0 = NOW + 600

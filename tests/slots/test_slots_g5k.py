@@ -9,13 +9,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bedform.api.g5k import G5k
+from bedform.api.providers import Providers, find_slot
 from bedform.cli import main
 from bedform.errors import InvalidReservationTime, NoSlotError
 from bedform.planner import slots
 from bedform.providers.g5k import G5kConf
 from bedform.providers.g5k.client import epoch_to_paris
-from bedform.providers.g5k.provider import G5k
-from bedform.providers.multi import Providers, find_slot
 from tests.slots.conftest import busy, g5k_section, job_posts
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bedform.api.g5k import G5k
+from bedform.api.providers import Providers
 from bedform.errors import InvalidReservationTime
 from bedform.planner import slots
 from bedform.providers.base import DriverContext
@@ -14,8 +16,6 @@ from bedform.providers.g5k import G5kConf
 from bedform.providers.g5k.availability import paris_expressible
 from bedform.providers.g5k.client import ApiError, epoch_to_paris, paris_to_epoch, submit_error
 from bedform.providers.g5k.driver import G5kDriver
-from bedform.providers.g5k.provider import G5k
-from bedform.providers.multi import Providers
 from tests.slots.conftest import busy, g5k_section, start_emulator
 
 

@@ -1,4 +1,7 @@
-"""Grid'5000 provider: configuration, driver, network objects and the `G5k` facade."""
+"""Grid'5000 provider: configuration, driver, network objects, `G5kHost`, `G5kTunnel`.
+
+Its EnOSlib-style class `G5k` lives above the planner, in `bedform.api.g5k`.
+"""
 
 from bedform.providers.g5k.config import (
     G5kClusterConf,
@@ -14,9 +17,9 @@ from bedform.providers.g5k.objects import (
     G5kEnosVlan4Network,
     G5kEnosVlan6Network,
 )
+from bedform.providers.g5k.tunnel import G5kTunnel
 
 __all__ = [
-    "G5k",
     "G5kClusterConf",
     "G5kConf",
     "G5kEnosProd4Network",
@@ -30,16 +33,3 @@ __all__ = [
     "G5kTunnel",
 ]
 
-
-def __getattr__(name: str):
-    # Lazy: `G5k` is a facade over the planner, a layer above the driver, which importing
-    # this package must not pull in.
-    if name == "G5k":
-        from bedform.providers.g5k.provider import G5k
-
-        return G5k
-    if name == "G5kTunnel":
-        from bedform.providers.g5k.tunnel import G5kTunnel
-
-        return G5kTunnel
-    raise AttributeError(name)

@@ -6,7 +6,8 @@ configuration's job or experiment name, else the provider's name) and returns
 `(roles, networks)`. Re-running the same script reloads what exists instead of
 resubmitting it; `plan()` shows what `init()` would do without doing it.
 
-This module sits with the CLI at the top of the layers: it drives the planner.
+This module sits with the CLI at the top of the layers (bedform.api): it drives the
+planner; nothing below it imports it.
 """
 
 from __future__ import annotations

@@ -4,14 +4,17 @@
     with Local(conf) as (roles, networks):
         ...                     # hosts answer `ssh -i <keyfile> root@<address>`
 
-This facade drives the planner; the driver (driver.py) never imports it.
+This facade drives the planner; the driver (providers/local/driver.py) never imports it.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from bedform.providers.facade import Provider
+from bedform.api.provider import Provider
+from bedform.providers.local.config import LocalConf, LocalMachineConf, LocalNetworkConf
+
+__all__ = ["Local", "LocalConf", "LocalMachineConf", "LocalNetworkConf"]
 
 
 class Local(Provider):

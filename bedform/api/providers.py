@@ -18,7 +18,7 @@ search forward. Its bugs are fixed:
 - a provider declares whether it can check availability (`can_test_slot`); one that
   cannot is reported (`unchecked`, a warning) instead of counted as a silent "yes".
 
-A facade sits at the top of the layers; drivers never import this module.
+A facade sits at the top of the layers; nothing below bedform.api imports this module.
 """
 
 from __future__ import annotations

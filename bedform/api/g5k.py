@@ -1,4 +1,8 @@
-"""The EnOSlib-style `G5k` provider: `G5k(conf).init()` → (roles, networks)."""
+"""The EnOSlib-style `G5k` provider: `G5k(conf).init()` → (roles, networks), and its
+firewall helpers (`fw_create`, `fw_delete`, `firewall`).
+
+This facade drives the planner; the driver (providers/g5k/driver.py) never imports it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,23 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
+from bedform.api.provider import Provider, _instance_name
 from bedform.errors import NegativeWalltime
 from bedform.objects import Host
 from bedform.providers.base import SlotCheck
-from bedform.providers.facade import Provider, _instance_name
 from bedform.providers.g5k.client import PARIS, Api, ApiError, epoch_to_paris, paris_to_epoch
-from bedform.providers.g5k.config import G5kConf, format_walltime, walltime_seconds
+from bedform.providers.g5k.config import (
+    G5kClusterConf,
+    G5kConf,
+    G5kNetworkConf,
+    G5kServersConf,
+    format_walltime,
+    walltime_seconds,
+)
 from bedform.providers.g5k.driver import G5kDriver
+
+__all__ = ["G5k", "G5kClusterConf", "G5kConf", "G5kNetworkConf", "G5kServersConf",
+           "firewall", "fw_create", "fw_delete"]
 
 
 class G5k(Provider):
