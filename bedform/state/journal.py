@@ -206,18 +206,27 @@ class JournalWriter:
             data = data[os.write(self._fd, data):]
         _sync_data(self._fd)
 
+    def close(self) -> None:
+        """Write what is staged, then stop appending."""
+        if self._failure is None:
+            self.sync(self._staged)
+        self._stop()
+
     def discard(self) -> None:
-        """Close and remove the journal once the state file holds all it staged."""
+        """Stop appending and remove the journal: the state file holds all it staged."""
+        self._stop()
+        remove_journal(self.path)
+
+    def _stop(self) -> None:
         with self._done:
             while self._writing:
                 self._done.wait()
             self._pending = []
-            self._synced = self._staged
+            self._synced = self._staged  # what was staged is in the state file now
             self._done.notify_all()
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-            remove_journal(self.path)
 
 
 def remove_journal(path: Path) -> None:

@@ -142,6 +142,9 @@ class StateStore:
         into the state file (without the lock nothing is written).
         """
         with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+            self._persisted, self._journal, self._unfolded = None, None, False
             try:
                 text = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -162,7 +165,7 @@ class StateStore:
                                      f"{problem}", hint=self._recovery_hint())
             state = self._state_of(data) if data is not None else State()
             self._persisted = _Persisted.of(state) if data is not None else None
-            self._journal, self._unfolded = None, replayed > 0
+            self._unfolded = replayed > 0
             self._journal_read = contents is not None and not contents.has_foreign
             self._journal_keep = contents.valid_size if self._journal_read else 0
             if contents is not None:
