@@ -33,6 +33,7 @@ from bedform.errors import StateError
 JOURNAL_NAME = "state.journal"
 _CRC_TAIL = len(',"crc":"00000000"}')
 _sync_data = getattr(os, "fdatasync", os.fsync)
+_ARITY = {"put": 3, "remove": 2, "outputs": 2, "providers": 2, "stack": 2}
 
 
 def encode_entry(lineage: str, serial: int, ops: Sequence[str]) -> str:
@@ -95,12 +96,9 @@ def read_journal(path: Path, lineage: str) -> JournalContents | None:
         entry = _decode_entry(data[start:end]) if end >= 0 else None
         if entry is None:
             if end >= 0 and data[end + 1:].strip():
-                raise StateError(
-                    f"state journal {path} is damaged at byte {start}: the change "
-                    "recorded there cannot be read",
-                    hint=f"Move {path} aside to drop the changes it holds since "
-                    "the last complete run, then run `bedform refresh` to re-read "
-                    "what exists remotely.")
+                raise StateError(f"state journal {path} is damaged at byte {start}: the "
+                                 "change recorded there cannot be read",
+                                 hint=damaged_journal_hint(path))
             break
         if entry["lineage"] == lineage:
             entries.append(entry)
@@ -110,8 +108,17 @@ def read_journal(path: Path, lineage: str) -> JournalContents | None:
     return JournalContents(entries, start, len(data[start:].strip()), frozenset(foreign))
 
 
-def apply_entries(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -> int:
-    """Replay `entries` newer than the document's serial onto it; returns how many.
+def _readable(op: Any) -> bool:
+    """Whether `op` is an operation of a known kind with arguments of the right shape."""
+    return (isinstance(op, list) and bool(op) and isinstance(op[0], str)
+            and _ARITY.get(op[0]) == len(op)
+            and (op[0] not in ("put", "remove") or isinstance(op[1], str)))
+
+
+def apply_entries(document: dict[str, Any], entries: Sequence[dict[str, Any]],
+                  path: Path) -> int:
+    """Replay `entries` (read from `path`) newer than the document's serial onto it;
+    returns how many.
 
     The document is a parsed state file (mutated in place); replaying twice changes
     nothing the second time.
@@ -122,16 +129,17 @@ def apply_entries(document: dict[str, Any], entries: Sequence[dict[str, Any]]) -
             continue
         resources = document["resources"]
         for op in entry["ops"]:
+            if not _readable(op):
+                raise StateError(f"state journal entry {entry['serial']} has an operation "
+                                 f"this bedform cannot read: {json.dumps(op)[:80]}",
+                                 hint="If a newer bedform wrote it, use that one; "
+                                 "otherwise: " + damaged_journal_hint(path))
             if op[0] == "put":
                 resources[op[1]] = op[2]
             elif op[0] == "remove":
                 resources.pop(op[1], None)
-            elif op[0] in ("outputs", "providers", "stack"):
-                document[op[0]] = op[1]
             else:
-                raise StateError(f"state journal entry {entry['serial']} has an unknown "
-                                 f"operation {op[0]!r}",
-                                 hint="It was written by a newer bedform; use that one.")
+                document[op[0]] = op[1]
         document["serial"] = entry["serial"]
         applied += 1
     return applied
@@ -227,6 +235,13 @@ class JournalWriter:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def damaged_journal_hint(path: Path) -> str:
+    """What to do with a journal that cannot be replayed."""
+    return (f"Move {path} aside to drop the changes recorded since the last complete "
+            "run; the next `bedform apply` finds the objects they created by their "
+            "identity and adopts them.")
 
 
 def remove_journal(path: Path) -> None:

@@ -44,6 +44,7 @@ from bedform.state.journal import (
     JournalContents,
     JournalWriter,
     apply_entries,
+    damaged_journal_hint,
     encode_entry,
     fsync_dir,
     read_journal,
@@ -158,11 +159,11 @@ class StateStore:
             contents = read_journal(self.journal_path, data["lineage"] if data else "")
             replayed = 0
             if contents is not None and data is not None:
-                replayed = apply_entries(data, contents.entries)
+                replayed = apply_entries(data, contents.entries, self.journal_path)
                 problem = document_problem(data) if replayed else ""
                 if problem:
                     raise StateError(f"state journal {self.journal_path} is malformed: "
-                                     f"{problem}", hint=self._recovery_hint())
+                                     f"{problem}", hint=damaged_journal_hint(self.journal_path))
             state = self._state_of(data) if data is not None else State()
             self._persisted = _Persisted.of(state) if data is not None else None
             self._unfolded = replayed > 0

@@ -18,7 +18,7 @@ import pytest
 
 from bedform.errors import StateError
 from bedform.state import journal as journal_module
-from bedform.state.journal import apply_entries, read_journal
+from bedform.state.journal import apply_entries, encode_entry, read_journal
 from bedform.state.model import Record
 from bedform.state.store import State, StateStore, StateWriter
 from tests.engine.conftest import REPO, FakeStack, mutations
@@ -115,9 +115,9 @@ def test_replay_is_idempotent(tmp_path: Path) -> None:
     document = json.loads(store.path.read_text())
     contents = read_journal(store.journal_path, document["lineage"])
     assert contents is not None
-    assert apply_entries(document, contents.entries) == 5
+    assert apply_entries(document, contents.entries, store.journal_path) == 5
     once = json.dumps(document, sort_keys=True)
-    assert apply_entries(document, contents.entries) == 0
+    assert apply_entries(document, contents.entries, store.journal_path) == 0
     assert json.dumps(document, sort_keys=True) == once
     assert StateStore(tmp_path).load().to_dict() == StateStore(tmp_path).load().to_dict()
 
@@ -163,6 +163,17 @@ def test_a_damaged_line_before_the_end_is_refused(tmp_path: Path) -> None:
         store.load()
     assert f"state journal {store.journal_path} is damaged" in str(error.value)
     assert file_serial(store) == 1, "nothing is folded from a damaged journal"
+
+
+def test_an_operation_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    store = killed_run(tmp_path, 1)
+    lineage = json.loads(store.path.read_text())["lineage"]
+    with store.journal_path.open("a") as journal:
+        journal.write(encode_entry(lineage, 3, ['["rename","a","b"]']))
+    with pytest.raises(StateError) as error:
+        StateStore(tmp_path).load()
+    assert 'entry 3 has an operation this bedform cannot read: ["rename"' in str(error.value)
+    assert str(store.journal_path) in error.value.hint
 
 
 def test_a_journal_of_another_state_is_ignored_and_set_aside(
