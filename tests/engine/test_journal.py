@@ -313,6 +313,11 @@ def test_sigkill_mid_apply_leaves_a_journal_that_covers_every_object(
     created = {o["name"].split(":", 1)[1] for o in stack.owned()}
     assert created <= set(state.resources), "a write-ahead record precedes every object"
     assert not created <= set(on_file), "the journal holds what the file does not yet"
+    files = {p: p.read_bytes() for p in stack.state_dir.glob("state.*")}
+    shown = stack.run("show")
+    assert shown.exit_code == 0 and all(address in shown.output for address in created)
+    assert {p: p.read_bytes() for p in stack.state_dir.glob("state.*")} == files, \
+        "a command without the lock replays in memory and writes nothing"
     assert stack.run("plan").exit_code == 0
     assert not journal.exists()
     assert created <= set(json.loads((stack.state_dir / "state.json").read_text())
