@@ -1,8 +1,11 @@
-"""Engine figures: planning 10,000 resources, writing their state, `bedform --help`.
+"""Engine figures: planning 10,000 resources, writing their state, applying 1,000 to
+10,000 resources, `bedform --help`.
 
 `measure()` returns the rows; run standalone, it prints them as a table. The planning
-figure uses an in-memory driver (refresh answers instantly), so it measures the planner
-alone: expand, dependency check, diff against the refreshed state and the plan's graph.
+and apply figures use an in-memory driver (every call answers instantly), so they
+measure the engine alone: expand, dependency check, diff, the plan's graph and, for
+apply, the executor and the state journal. The apply rows of each size are printed side
+by side with their cost per resource, which must stay flat as the stack grows.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bedform.state.store import StateStore
 from benchmarks.common import Row, best_of, print_table
 
 SIZE = 10_000
+APPLY_SIZES = (1_000, 3_000, 10_000)
 
 
 class MemoryDriver:
@@ -111,11 +115,8 @@ def measure() -> list[Row]:
         stack = Stack(name="bench", state_dir=Path(root) / "state", providers={
             "mem": ProviderSection("mem", "memory", {"count": SIZE}, {"count": SIZE})})
         engine = Engine(stack)
-        small = Engine(Stack(name="small", state_dir=Path(root) / "small", providers={
-            "mem": ProviderSection("mem", "memory", {"count": 1000}, {"count": 1000})}))
-        with small.session("apply") as session:
-            apply_time = best_of(1, lambda: session.apply(session.plan(Mode.APPLY),
-                                                          parallelism=64))
+        apply_times = {size: _apply_time(Path(root) / f"apply-{size}", size)
+                       for size in APPLY_SIZES}
         with engine.session("apply") as session:
             session.state.resources.update(_records(session))
             session.engine.store.save(session.state)
@@ -133,13 +134,34 @@ def measure() -> list[Row]:
         load_time = best_of(3, lambda: StateStore(Path(root) / "state").load())
     help_time = best_of(5, lambda: subprocess.run(
         [sys.executable, "-m", "bedform.cli", "--help"], check=True, capture_output=True))
+    per_resource = "; ".join(f"{size:,}: {apply_times[size] / size * 1000:.2f} ms"
+                             for size in APPLY_SIZES)
     return [
         Row("engine: no-op plan, 10,000 resources (refreshed)", 1.0, plan_time),
         Row("engine: state write, 10,000 resources", 0.3, write_time),
         Row("engine: state load, 10,000 resources", None, load_time),
-        Row("engine: apply, 1,000 resources, in-memory driver", None, apply_time),
+        *(Row(f"engine: apply, {size:,} resources, in-memory driver",
+              15.0 if size == 10_000 else None, apply_times[size],
+              note=f"{apply_times[size] / size * 1000:.2f} ms per resource")
+          for size in APPLY_SIZES),
+        Row("engine: apply cost per resource, 10,000 over 1,000", 1.5,
+            apply_times[10_000] / 10_000 / (apply_times[1_000] / 1_000), unit="x",
+            note=per_resource),
         Row("engine: `bedform --help` wall time", 0.3, help_time),
     ]
+
+
+def _apply_time(state_dir: Path, size: int) -> float:
+    """Wall time of plan + apply of `size` new resources, the state's final fold included."""
+    engine = Engine(Stack(name=f"apply{size}", state_dir=state_dir, providers={
+        "mem": ProviderSection("mem", "memory", {"count": size}, {"count": size})}))
+
+    def apply() -> None:
+        with engine.session("apply") as session:
+            session.apply(session.plan(Mode.APPLY), parallelism=64)
+    elapsed = best_of(1, apply)
+    assert len(StateStore(state_dir).load().resources) == size
+    return elapsed
 
 
 def main() -> None:

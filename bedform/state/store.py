@@ -1,158 +1,61 @@
-"""The state document: one JSON file per stack, written atomically.
+"""The state of a stack on disk: one JSON file written atomically, plus its journal.
 
 Layout of a state directory (default `.bedform/` beside the stack file)::
 
     state.json        the current state (mode 0600)
+    state.journal     changes since state.json was last written (mode 0600), if any
     backups/          the state as it was before each of the last runs that changed it
     state.lock        flock target; state.lock.json holds the holder's info
 
 `serial` is bumped only when the content (resources, outputs) changes; `lineage` is
-fixed when the state is created. Writes go to a temporary file that is fsynced, renamed
-over the old one, then the directory is fsynced, so a crash leaves either the old or the
-new document, never a torn one.
+fixed when the state is created. Whole writes go to a temporary file that is fsynced,
+renamed over the old one, then the directory is fsynced, so a crash leaves either the
+old or the new document, never a torn one. During a run each change is appended to the
+journal (see `bedform.state.journal`) and folded into the file at its end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from bedform.errors import StateError
-from bedform.state.model import Record, Status
+from bedform.state.document import (
+    FORMAT,
+    FORMAT_VERSION,
+    State,
+    canonical,
+    document_problem,
+    record_to_dict,
+)
+from bedform.state.journal import (
+    JOURNAL_NAME,
+    JournalContents,
+    JournalWriter,
+    apply_entries,
+    damaged_journal_hint,
+    encode_entry,
+    fsync_dir,
+    read_journal,
+    remove_journal,
+)
 
-FORMAT = "bedform-state"
-FORMAT_VERSION = 1
+__all__ = ["State", "StateStore", "StateWriter", "record_to_dict", "write_atomically"]
+
+logger = logging.getLogger(__name__)
+
 BACKUPS_KEPT = 10
-_RECORD_FIELDS = ("kind", "provider", "status", "inputs", "attributes", "dependencies",
-                  "identity", "created_at", "updated_at", "expires_at")
-
-
-@attrs.define
-class State:
-    """In-memory state: records by address plus the outputs (roles, networks)."""
-
-    lineage: str = attrs.field(factory=lambda: str(uuid.uuid4()))
-    serial: int = 0
-    stack: str = ""
-    providers: dict[str, str] = attrs.field(factory=dict)
-    resources: dict[str, Record] = attrs.field(factory=dict)
-    outputs: dict[str, Any] = attrs.field(factory=dict)
-
-    @property
-    def stack_id(self) -> str:
-        """Short id unique to this stack, used to name remote objects."""
-        return self.lineage.replace("-", "")[:8]
-
-    def content(self) -> dict[str, Any]:
-        """The part of the document whose change bumps the serial."""
-        return {
-            "stack": self.stack,
-            "providers": self.providers,
-            "resources": {
-                address: record_to_dict(record)
-                for address, record in sorted(self.resources.items())
-            },
-            "outputs": self.outputs,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """The whole JSON document."""
-        return {"format": FORMAT, "version": FORMAT_VERSION, "lineage": self.lineage,
-                "serial": self.serial, **self.content()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> State:
-        """Parse a document; raises KeyError/TypeError/ValueError on a malformed one."""
-        resources = {
-            address: record_from_dict(address, item)
-            for address, item in data["resources"].items()
-        }
-        return cls(lineage=data["lineage"], serial=int(data["serial"]),
-                   stack=data.get("stack", ""), providers=data.get("providers", {}),
-                   resources=resources,
-                   outputs=data.get("outputs", {}))
-
-    def copy(self) -> State:
-        """A deep copy, safe to mutate."""
-        return State.from_dict(json.loads(json.dumps(self.to_dict())))
-
-
-_RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "kind": (str,), "provider": (str,), "status": (str,), "inputs": (dict,),
-    "attributes": (dict,), "dependencies": (list,), "identity": (dict,),
-    "created_at": (int, float, type(None)), "updated_at": (int, float, type(None)),
-    "expires_at": (int, float, type(None)),
-}
-
-
-def document_problem(data: dict[str, Any]) -> str:
-    """What is wrong with the shape of a state document, as `path: problem`; "" if fine."""
-    top = {"lineage": (str,), "serial": (int,), "stack": (str,), "providers": (dict,),
-           "resources": (dict,), "outputs": (dict,)}
-    for key, types in top.items():
-        if key not in data and key in ("stack", "providers", "outputs"):
-            continue
-        if key not in data:
-            return f"{key}: missing"
-        if not isinstance(data[key], types) or isinstance(data[key], bool):
-            return f"{key}: expected {types[0].__name__}, found {type(data[key]).__name__}"
-    for name, value in data.get("providers", {}).items():
-        if not isinstance(value, str):
-            return f"providers.{name}: expected a provider type name"
-    for address, record in data["resources"].items():
-        if not isinstance(record, dict):
-            return f"resources.{address}: expected an object"
-        for key, types in _RECORD_TYPES.items():
-            if key in ("kind", "provider") and key not in record:
-                return f"resources.{address}.{key}: missing"
-            if key in record and not isinstance(record[key], types):
-                return (f"resources.{address}.{key}: expected {types[0].__name__}, "
-                        f"found {type(record[key]).__name__}")
-        if record.get("status", "ready") not in {s.value for s in Status}:
-            return f"resources.{address}.status: unknown status {record['status']!r}"
-        if not all(isinstance(d, str) for d in record.get("dependencies", [])):
-            return f"resources.{address}.dependencies: expected addresses"
-    outputs = data.get("outputs", {})
-    for key in ("roles", "networks"):
-        if key not in outputs:
-            continue
-        if not isinstance(outputs[key], dict):
-            return f"outputs.{key}: expected an object"
-        for role, members in outputs[key].items():
-            if not isinstance(members, list) or not all(
-                    isinstance(m, dict) and isinstance(m.get("address"), str)
-                    for m in members):
-                return f"outputs.{key}.{role}: expected a list of objects with an address"
-    return ""
-
-
-def record_to_dict(record: Record) -> dict[str, Any]:
-    """JSON form of a record (the address is the key around it)."""
-    return {name: getattr(record, name) for name in _RECORD_FIELDS}
-
-
-def record_from_dict(address: str, data: dict[str, Any]) -> Record:
-    """Inverse of `record_to_dict`."""
-    fields = {name: data[name] for name in _RECORD_FIELDS if name in data}
-    fields["status"] = Status(fields.get("status", Status.READY))
-    return Record(address=address, **fields)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
@@ -170,43 +73,130 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
+
+
+@attrs.define
+class _Persisted:
+    """What the state file and the journal hold together, each record as its JSON text."""
+
+    lineage: str
+    serial: int
+    records: dict[str, str]
+    outputs: str
+    providers: str
+    stack: str
+
+    @classmethod
+    def of(cls, state: State) -> _Persisted:
+        return cls(state.lineage, state.serial,
+                   {address: canonical(record_to_dict(record))
+                    for address, record in state.resources.items()},
+                   canonical(state.outputs), canonical(state.providers),
+                   json.dumps(state.stack))
+
+    def same_content(self, other: _Persisted) -> bool:
+        """Whether both describe the same state, whatever their serials."""
+        return (self.lineage, self.records, self.outputs, self.providers, self.stack) == (
+            other.lineage, other.records, other.outputs, other.providers, other.stack)
+
+    def document(self) -> str:
+        """The state file's text: header, then the content with its keys sorted."""
+        header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
+                             "lineage": self.lineage, "serial": self.serial})
+        resources = ",".join(f"{json.dumps(address)}:{self.records[address]}"
+                             for address in sorted(self.records))
+        return (f'{header[:-1]}, "outputs":{self.outputs},"providers":{self.providers},'
+                f'"resources":{{{resources}}},"stack":{self.stack}}}\n')
 
 
 class StateStore:
-    """Reads and writes the state of one stack in `directory`."""
+    """Reads and writes the state of one stack in `directory`.
+
+    Between full writes, changes are appended to the journal (`stage`); `fold` writes
+    them into the state file. A locked run folds when it ends, and folds what a killed
+    run left when it loads.
+    """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.path = self.directory / "state.json"
+        self.journal_path = self.directory / JOURNAL_NAME
         self.backup_dir = self.directory / "backups"
-        self._saved_content: str | None = None
-        self._record_texts: dict[str, str] = {}
+        self._persisted: _Persisted | None = None  # None: not loaded, or no file yet
+        self._journal: JournalWriter | None = None
+        self._journal_read = False  # load read the journal on disk and it is ours
+        self._journal_keep = 0  # bytes of it to keep when appending (its whole lines)
+        self._unfolded = False  # the journal holds changes the state file lacks
         self._backed_up = False
-        self._write_lock = threading.Lock()
+        self._locked = False
+        self._lock = threading.RLock()
 
     def exists(self) -> bool:
         """Whether a state document has been written."""
         return self.path.exists()
 
     def load(self) -> State:
-        """The current state, or a fresh empty one (not yet written) if none exists."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return State()
-        except UnicodeDecodeError:
-            raise StateError(f"state file {self.path} is not UTF-8 text; it is corrupt",
-                             hint=self._recovery_hint()) from None
-        except OSError as exc:
-            raise StateError(f"cannot read state file {self.path}: {exc}") from exc
-        data, state = self._parse(text)
-        self._saved_content = _canonical(
-            {"stack": data.get("stack", ""), "providers": data.get("providers", {}),
-             "resources": data["resources"], "outputs": data.get("outputs", {})})
-        return state
+        """The current state, or a fresh empty one (not yet written) if none exists.
 
-    def _parse(self, text: str) -> tuple[dict[str, Any], State]:
+        A journal left by a killed run is replayed; under `locked` it is also folded
+        into the state file (without the lock nothing is written).
+        """
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+            self._persisted, self._journal, self._unfolded = None, None, False
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = None
+            except UnicodeDecodeError:
+                raise StateError(f"state file {self.path} is not UTF-8 text; it is corrupt",
+                                 hint=self._recovery_hint()) from None
+            except OSError as exc:
+                raise StateError(f"cannot read state file {self.path}: {exc}") from exc
+            data = self._parse(text) if text is not None else None
+            contents = read_journal(self.journal_path, data["lineage"] if data else "")
+            replayed = 0
+            if contents is not None and data is not None:
+                replayed = apply_entries(data, contents.entries, self.journal_path)
+                problem = document_problem(data) if replayed else ""
+                if problem:
+                    raise StateError(f"state journal {self.journal_path} is malformed: "
+                                     f"{problem}", hint=damaged_journal_hint(self.journal_path))
+            state = self._state_of(data) if data is not None else State()
+            self._persisted = _Persisted.of(state) if data is not None else None
+            self._unfolded = replayed > 0
+            self._journal_read = contents is not None and not contents.has_foreign
+            self._journal_keep = contents.valid_size if self._journal_read else 0
+            if contents is not None:
+                self._after_replay(contents, state.lineage)
+            return state
+
+    def _after_replay(self, contents: JournalContents, lineage: str) -> None:
+        """Warn about what replay ignored; when locked, fold and retire the journal."""
+        if contents.has_foreign and not self._locked:
+            logger.warning("state journal %s belongs to another state (lineage %s, not %s): "
+                           "ignored", self.journal_path,
+                           ", ".join(sorted(contents.foreign_lineages)), lineage)
+        if not self._locked:
+            return
+        if contents.torn_bytes:
+            logger.warning("state journal %s ends with an incomplete change (%d bytes) cut "
+                           "short by a crash: dropped; the next apply redoes or adopts that "
+                           "operation", self.journal_path, contents.torn_bytes)
+        self.fold()
+        self._retire_journal()
+        self._backed_up = False  # the run itself backs up the folded state it changes
+
+    def _state_of(self, data: dict[str, Any]) -> State:
+        try:
+            return State.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateError(f"state file {self.path} is malformed ({exc!r})",
+                             hint=self._recovery_hint()) from None
+
+    def _parse(self, text: str) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -228,11 +218,7 @@ class StateStore:
         if problem:
             raise StateError(f"state file {self.path} is malformed: {problem}",
                              hint=self._recovery_hint())
-        try:
-            return data, State.from_dict(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StateError(f"state file {self.path} is malformed ({exc!r})",
-                             hint=self._recovery_hint()) from None
+        return data
 
     def _recovery_hint(self) -> str:
         backups = self.backups()
@@ -248,58 +234,118 @@ class StateStore:
         return sorted(self.backup_dir.glob("state-*.json"), key=lambda p: p.stat().st_mtime_ns)
 
     def save(self, state: State) -> bool:
-        """Persist `state` if its content changed; bumps `serial`. Returns whether written."""
-        with self._write_lock:
-            document = self.prepare(state)
-            if document is not None:
-                self.commit(document)
-            return document is not None
+        """Persist `state` whole if its content changed; bumps `serial`. Returns whether
+        written. Any journal is folded by the same write."""
+        with self._lock:
+            persisted = _Persisted.of(state)
+            if self._persisted is not None and persisted.same_content(self._persisted):
+                return False
+            state.serial += 1
+            persisted.serial = state.serial
+            self._write(persisted)
+            self._retire_journal()
+            return True
 
-    def prepare(self, state: State, dirty: Iterable[str] | None = None) -> str | None:
-        """Serialise `state` for `commit`, bumping its serial; None if nothing changed.
+    def stage(self, state: State, addresses: Collection[str] = ()) -> Callable[[], None] | None:
+        """Journal what changed in `state` since it was persisted; bumps `serial` if any.
 
-        With `dirty`, only those records are serialised again; the others come from the
-        cache of the previous call (a big state costs little per small change). Call it
-        while no other thread mutates `state`; `commit` may then run unlocked.
+        With `addresses`, only those records are compared (the caller vouches that
+        nothing else changed); without, every record and the outputs are. Returns the
+        wait that makes the change durable (None: nothing to wait for). Call it while no
+        other thread mutates `state`; the wait may run unlocked, and concurrent waits
+        share one fsync.
         """
-        content = self._content_text(state, dirty)
-        if content == self._saved_content:
-            return None
-        self._saved_content = content
-        state.serial += 1
-        header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
-                             "lineage": state.lineage, "serial": state.serial})
-        # One serialisation serves both the comparison and the file: splice the
-        # header's fields in front of the (already sorted) content object.
-        return f"{header[:-1]}, {content[1:]}\n"
+        with self._lock:
+            persisted = self._persisted
+            if persisted is None or persisted.lineage != state.lineage:
+                self.save(state)  # no state file yet: the journal needs one to extend
+                return None
+            ops = self._changed_ops(persisted, state, addresses)
+            if not ops:
+                return None
+            state.serial += 1
+            persisted.serial = state.serial
+            if self._journal is None:
+                if self.journal_path.exists() and not self._journal_read:
+                    self._set_journal_aside()
+                self._journal = JournalWriter(self.journal_path, self._journal_keep)
+            self._unfolded = True
+            ticket = self._journal.stage(encode_entry(persisted.lineage, persisted.serial, ops))
+            return functools.partial(self._journal.sync, ticket)
 
-    def _content_text(self, state: State, dirty: Iterable[str] | None) -> str:
-        """`_canonical(state.content())`, reusing cached record texts outside `dirty`."""
-        cache = self._record_texts
-        if dirty is None:
-            cache.clear()
-        else:
-            for address in dirty:
-                cache.pop(address, None)
-        resources = state.resources
-        parts = []
-        for address in sorted(resources):
-            text = cache.get(address)
-            if text is None:
-                text = cache[address] = _canonical(record_to_dict(resources[address]))
-            parts.append(f"{json.dumps(address)}:{text}")
-        for address in set(cache) - set(resources):
-            del cache[address]
-        return (f'{{"outputs":{_canonical(state.outputs)},'
-                f'"providers":{_canonical(state.providers)},'
-                f'"resources":{{{",".join(parts)}}},"stack":{json.dumps(state.stack)}}}')
+    @staticmethod
+    def _changed_ops(persisted: _Persisted, state: State,
+                     addresses: Collection[str]) -> list[str]:
+        """The journal ops turning `persisted` into `state`, applied to `persisted`."""
+        ops = []
+        records = persisted.records
+        for address in addresses or sorted(set(records) | set(state.resources)):
+            record = state.resources.get(address)
+            name = json.dumps(address)
+            if record is None:
+                if records.pop(address, None) is not None:
+                    ops.append(f'["remove",{name}]')
+                continue
+            text = canonical(record_to_dict(record))
+            if records.get(address) != text:
+                records[address] = text
+                ops.append(f'["put",{name},{text}]')
+        if not addresses:
+            for field, text in (("outputs", canonical(state.outputs)),
+                                ("providers", canonical(state.providers)),
+                                ("stack", json.dumps(state.stack))):
+                if getattr(persisted, field) != text:
+                    setattr(persisted, field, text)
+                    ops.append(f'["{field}",{text}]')
+        return ops
 
-    def commit(self, document: str) -> None:
-        """Write a document made by `prepare`, atomically."""
+    def fold(self) -> None:
+        """Write what the journal adds into the state file (atomically), then remove it.
+
+        A crash in between leaves a journal whose entries the new file already holds:
+        replaying it changes nothing.
+        """
+        with self._lock:
+            if not self._unfolded or self._persisted is None:
+                return
+            try:
+                self._write(self._persisted)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write state file {self.path}: {exc}",
+                    hint=f"The changes are safe in {self.journal_path}; the next run "
+                    "replays them once the file can be written.") from exc
+            self._unfolded = False
+            self._retire_journal()
+
+    def _retire_journal(self) -> None:
+        """Remove the journal once the state file holds everything it recorded."""
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.discard()
+        elif self._journal_read:
+            remove_journal(self.journal_path)
+        elif self.journal_path.exists():
+            self._set_journal_aside()
+        self._journal_read, self._journal_keep = False, 0
+
+    def _set_journal_aside(self) -> None:
+        """Keep a journal that is not this state's in the backups, out of the way."""
+        self.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = self.backup_dir / f"journal-{time.strftime('%Y%m%dT%H%M%S')}-" \
+                                   f"{uuid.uuid4().hex[:6]}.ignored"
+        os.replace(self.journal_path, target)
+        fsync_dir(self.directory)
+        logger.warning("state journal %s does not belong to the state %s: ignored and "
+                       "moved to %s", self.journal_path, self.path, target)
+
+    def _write(self, persisted: _Persisted) -> None:
+        """Write the whole state file atomically, backing up the previous one first."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self._backed_up:
             self._backup()
-        write_atomically(self.path, document)
+        write_atomically(self.path, persisted.document())
+        self._persisted = persisted
 
     def _backup(self) -> None:
         """Keep the file as it was before this run's first write (hard link: no copy)."""
@@ -315,59 +361,54 @@ class StateStore:
 
     @contextlib.contextmanager
     def locked(self, operation: str, timeout: float = 0.0) -> Iterator[None]:
-        """Hold the stack's lock for the duration of `operation`."""
+        """Hold the stack's lock for the duration of `operation`; fold the journal at
+        the end, whether the operation succeeded or not."""
         from bedform.state.lock import StateLock
 
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         with StateLock(self.directory, operation, timeout):
-            yield
+            self._locked = True
+            try:
+                yield
+            except BaseException:
+                self._fold_after_failure()
+                raise
+            else:
+                self.fold()
+            finally:
+                self._locked = False
 
-
-def _canonical(content: dict[str, Any]) -> str:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"))
+    def _fold_after_failure(self) -> None:
+        try:
+            self.fold()
+        except StateError as exc:  # the operation's own error is the one to report
+            logger.warning("%s (%s)", exc, exc.hint)
 
 
 class StateWriter:
     """Serialises changes to a State from many threads and persists each one.
 
-    `change(fn)` applies `fn` to the state and returns once a write covering it is on
-    disk. Writers that arrive while a write is in progress share the next one (group
-    commit), so many concurrent operations cost few writes.
+    `change(fn)` applies `fn` to the state and returns once the change is in the journal
+    on disk. Writers whose changes arrive while another waits for the disk share its
+    next fsync (group commit), so many concurrent operations cost few writes.
     """
 
     def __init__(self, store: StateStore, state: State) -> None:
         self.store = store
         self.state = state
         self._mutex = threading.Lock()
-        self._io = threading.Lock()
-        self._generation = 0
-        self._written = 0
-        self._dirty: set[str] | None = None  # None: everything must be serialised again
 
     def change(self, mutate: Callable[[State], None], *addresses: str) -> None:
         """Apply `mutate` to the state and persist it before returning.
 
-        `addresses` names the records `mutate` touches; without them every record is
-        serialised again.
+        `addresses` names the records `mutate` touches; without them every record and
+        the outputs are compared with what is persisted.
         """
         with self._mutex:
             mutate(self.state)
-            self._generation += 1
-            target = self._generation
-            if addresses and self._dirty is not None:
-                self._dirty.update(addresses)
-            else:
-                self._dirty = None
-        with self._io:
-            if self._written >= target:
-                return
-            with self._mutex:
-                generation = self._generation
-                document = self.store.prepare(self.state, self._dirty)
-                self._dirty = set()
-            if document is not None:
-                self.store.commit(document)
-            self._written = generation
+            wait = self.store.stage(self.state, addresses)
+        if wait is not None:
+            wait()
 
     def read(self, fn: Callable[[State], Any]) -> Any:
         """Run `fn` on the state while no change is in progress."""
