@@ -31,9 +31,15 @@ def test_drivers_never_import_the_planner_or_the_state(driver: str) -> None:
     assert above == []
 
 
-def test_emulators_import_nothing_else_of_bedform() -> None:
+def test_emulators_import_only_the_machines_layer() -> None:
     modules = imported_by("bedform.emulators.g5k")
-    assert [m for m in modules if not m.startswith("bedform.emulators")] == ["bedform"]
+    assert [m for m in modules
+            if not m.startswith(("bedform.emulators", "bedform.machines"))] == ["bedform"]
+
+
+def test_machines_import_nothing_else_of_bedform() -> None:
+    modules = imported_by("bedform.machines")
+    assert [m for m in modules if not m.startswith("bedform.machines")] == ["bedform"]
 
 
 def test_state_does_not_import_the_planner() -> None:

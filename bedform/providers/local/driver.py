@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bedform import machines as system
 from bedform.errors import PreflightError, ProviderError
+from bedform.machines import netlink
 from bedform.providers.base import (
     ApplyContext,
     Capabilities,
@@ -34,7 +36,7 @@ from bedform.providers.base import (
     Observed,
     Resource,
 )
-from bedform.providers.local import layout, netlink, system
+from bedform.providers.local import layout
 from bedform.providers.local.config import SCHEMA, LocalConf
 from bedform.state.model import Record, Status
 
