@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -41,8 +42,11 @@ def sshd_config(*, addresses: Sequence[str], port: int, host_key: Path, pid_file
     return "\n".join(lines) + "\n"
 
 
-def start_sshd(config: Path, log: Path, netns: str, uts: str) -> None:
-    """Start a detached sshd (it forks into its own session) inside a host's namespaces."""
+def start_sshd(config: Path, log: Path, netns: str, uts: str,
+               prelude: Sequence[Sequence[str]] = ()) -> None:
+    """Start a detached sshd (it forks into its own session) inside a host's namespaces;
+    `prelude` commands run first in the same private mount namespace (e.g. mounts that
+    only the host's sessions see)."""
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
     sshd = which("sshd")
     if not sshd:
@@ -51,8 +55,12 @@ def start_sshd(config: Path, log: Path, netns: str, uts: str) -> None:
     # `ip netns exec` gives it a private mount namespace whose /sys is the host's own
     # sysfs, so that sessions (and Ansible facts) see the host's interfaces only, and
     # binds the files of /etc/netns/<netns>/ over those of /etc.
+    command = [sshd, "-f", str(config), "-E", str(log)]
+    if prelude:
+        script = " && ".join(shlex.join(list(step)) for step in [*prelude, ["exec", *command]])
+        command = ["/bin/sh", "-c", script]
     run([which("ip") or "ip", "netns", "exec", netns, which("nsenter") or "nsenter",
-         f"--uts={uts}", "--", sshd, "-f", str(config), "-E", str(log)],
+         f"--uts={uts}", "--", *command],
         what=f"starting sshd in {netns}")
 
 

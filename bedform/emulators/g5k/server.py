@@ -14,8 +14,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from ..common import EmulatorServer, VirtualClock
+from ..common import EmulatorServer, Request, Response, VirtualClock
 from .api import G5kApp
+from .box import Box, box_control
 from .reference import ReferenceData
 from .testbed import Testbed
 
@@ -43,6 +44,12 @@ class G5kEmulator:
     ``epoch`` the initial virtual time (default: now), ``latency_ms`` a delay
     added to every API request. Jobs spend ``launch_seconds`` in ``launching``
     and deployments ``deploy_seconds`` in ``processing`` (virtual time).
+
+    ``box=True`` backs the testbed with real hosts (see ``box/``, needs root): the
+    nodes of running jobs answer SSH through an access frontend whose address the
+    client configuration publishes as ``gateway``; ``box_id`` names the box (a later
+    start with the same id purges what a killed one left), ``authorized_keys`` are
+    public keys every user accepts besides the key pair the box writes for each.
     """
 
     def __init__(
@@ -58,6 +65,9 @@ class G5kEmulator:
         first_job_uid: int = 1_000_001,
         port: int = 0,
         reference: ReferenceData | str | Path | None = None,
+        box: bool = False,
+        box_id: str | None = None,
+        authorized_keys: Iterable[str] = (),
     ) -> None:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.admins = dict(DEFAULT_ADMINS if admins is None else admins)
@@ -77,18 +87,34 @@ class G5kEmulator:
             first_job_uid=first_job_uid,
         )
         self.app = G5kApp(self.testbed, {**self.users, **self.admins}, self.clock, latency_ms)
-        self._server = EmulatorServer(self.app, "127.0.0.1", port)
+        self.box: Box | None = None
+        if box:
+            self.box = Box(self.testbed, [*self.users, *self.admins], box_id=box_id,
+                           authorized_keys=list(authorized_keys))
+            self.app.controls["box"] = functools.partial(box_control, self.box)
+        self._server = EmulatorServer(self._serve, "127.0.0.1", port)
+
+    def _serve(self, request: Request) -> Response:
+        """Answer, then (box) make the hosts match what the answer says."""
+        response = self.app(request)
+        if self.box is not None:
+            self.box.reconcile()
+        return response
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> G5kEmulator:
         """Start serving (idempotent); returns self."""
         if not self._server.running:
+            if self.box is not None:
+                self.box.start()
             self._server.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port, tear the box down (idempotent)."""
         self._server.stop()
+        if self.box is not None:
+            self.box.stop()
 
     def __enter__(self) -> G5kEmulator:
         return self.start()
@@ -125,7 +151,11 @@ class G5kEmulator:
             user = next(iter(self.users or self.admins))
         if user not in accounts:
             raise KeyError(f"unknown emulator user {user!r}")
-        return {"uri": self.url, "username": user, "password": accounts[user], "verify_ssl": False}
+        config = {"uri": self.url, "username": user, "password": accounts[user],
+                  "verify_ssl": False}
+        if self.box is not None and self.box.access:
+            config["gateway"] = self.box.access
+        return config
 
     def write_client_config(self, path: str | Path, user: str | None = None) -> Path:
         """Write a python-grid5000 YAML configuration (mode 0600); return its path."""

@@ -1,0 +1,194 @@
+"""Names and addresses of a Grid'5000 box, pure functions of the reference data and the
+box id: namespaces, interfaces, the prod network of each site and the kavlan addresses.
+
+Address rule (as the real testbed names them, `<node>-kavlan-<id>.<site>.grid5000.fr`):
+a node keeps, in kavlan `id`, the offset its production address has in the site's prod
+network, placed in the kavlan's network (reference `kavlans[id].network`); its k-th NIC
+adds k times the size of the prod network (modulo the kavlan's size). The prod network
+of a site is the smallest network that holds every node's production address; its last
+host address is the gateway, held by the box namespace (the access frontend).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..reference import LOCAL_VLANS, ReferenceData, fqdn
+
+PREFIX = "g5kbox"
+IFNAME_MAX = 15
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One Ethernet NIC of a node: predictable name, legacy device, MAC, KaVLAN name."""
+
+    name: str
+    device: str
+    mac: str
+    primary: bool
+    interface: str | None  # the KaVLAN interface name the API uses, None if not kavlan
+    veth: str  # the peer's name in the box namespace
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """A node of the reference as a box host."""
+
+    fqdn: str
+    uid: str
+    site: str
+    prod: ipaddress.IPv4Interface
+    nics: tuple[Nic, ...]
+
+    @property
+    def primary(self) -> Nic:
+        return next(nic for nic in self.nics if nic.primary)
+
+
+@dataclass(frozen=True)
+class VlanPlan:
+    """A kavlan of a site: its network and gateway, None for kavlan-local (L2 only)."""
+
+    vid: str
+    site: str
+    network: ipaddress.IPv4Network | None
+    gateway: ipaddress.IPv4Address | None
+    bridge: str
+
+
+@dataclass
+class BoxPlan:
+    """Everything named in one box."""
+
+    box_id: str
+    nodes: dict[str, NodePlan] = field(default_factory=dict)
+    prod: dict[str, ipaddress.IPv4Interface] = field(default_factory=dict)  # site -> gateway
+    prod_bridges: dict[str, str] = field(default_factory=dict)
+    vlans: dict[tuple[str, str], VlanPlan] = field(default_factory=dict)  # (site, vid)
+
+    @property
+    def ns_prefix(self) -> str:
+        return f"{PREFIX}-{self.box_id}-"
+
+    @property
+    def box_netns(self) -> str:
+        """The box namespace: bridges, DHCP servers and the access frontend's sshd."""
+        return f"{self.ns_prefix}access"
+
+    def node_netns(self, node: str) -> str:
+        return f"{self.ns_prefix}{node.split('.')[0]}-{node.split('.')[1]}"
+
+    @property
+    def root_link(self) -> str:
+        """The only interface of the box in this machine's root namespace."""
+        return f"gb{self.box_id}"
+
+    def vlan(self, site: str, vid: str) -> VlanPlan | None:
+        return self.vlans.get((site, vid))
+
+    def kavlan_address(self, node: NodePlan, nic: Nic, vid: str
+                       ) -> ipaddress.IPv4Interface | None:
+        """The address the vlan's DHCP server gives `nic` of `node`."""
+        vlan = self.vlan(node.site, vid)
+        if vlan is None or vlan.network is None:
+            return None
+        prod = self.prod[node.site].network
+        index = node.nics.index(nic)
+        offset = int(node.prod.ip) - int(prod.network_address) + index * prod.num_addresses
+        offset %= vlan.network.num_addresses
+        address = vlan.network.network_address + max(1, offset)
+        if address == vlan.gateway or address == vlan.network.broadcast_address:
+            return None
+        return ipaddress.IPv4Interface(f"{address}/{vlan.network.prefixlen}")
+
+    def hosts_file(self, access: str) -> str:
+        """/etc/hosts of every box host: each node's prod name and kavlan names."""
+        lines = ["127.0.0.1 localhost", f"{access} access.grid5000.fr access"]
+        for site, gateway in sorted(self.prod.items()):
+            lines.append(f"{gateway.ip} gw.{site}.grid5000.fr")
+            for (vsite, vid), vlan in sorted(self.vlans.items()):
+                if vsite == site and vlan.gateway is not None:
+                    lines.append(f"{vlan.gateway} kavlan-{vid}.{site}.grid5000.fr")
+        for node in self.nodes.values():
+            short = node.uid
+            lines.append(f"{node.prod.ip} {node.fqdn} {short}")
+            for (vsite, vid) in self.vlans:
+                if vsite != node.site:
+                    continue
+                for nic in node.nics:
+                    address = self.kavlan_address(node, nic, vid)
+                    if address is None:
+                        continue
+                    name = short if nic.primary else f"{short}-{nic.device}"
+                    lines.append(f"{address.ip} {name}-kavlan-{vid}.{node.site}.grid5000.fr")
+        return "\n".join(lines) + "\n"
+
+
+def build(reference: ReferenceData, box_id: str, sites: Iterable[str] | None = None) -> BoxPlan:
+    """The plan of a box over `sites` (default: every site with nodes)."""
+    plan = BoxPlan(box_id)
+    wanted = set(sites) if sites is not None else None
+    counter = 0
+    for site_uid, site in reference.sites.items():
+        if wanted is not None and site_uid not in wanted:
+            continue
+        nodes = []
+        for cluster in site.get("clusters", {}).values():
+            for node in cluster.get("nodes", {}).values():
+                built = _node(site_uid, node, counter)
+                if built is not None:
+                    nodes.append(built)
+                    counter += 1
+        if not nodes:
+            continue
+        prod = _smallest_network([n.prod.ip for n in nodes])
+        gateway = ipaddress.IPv4Interface(f"{prod.broadcast_address - 1}/{prod.prefixlen}")
+        index = len(plan.prod)
+        plan.prod[site_uid] = gateway
+        plan.prod_bridges[site_uid] = f"prod{index}"
+        for node in nodes:
+            plan.nodes[node.fqdn] = NodePlan(node.fqdn, node.uid, node.site,
+                                             ipaddress.IPv4Interface(f"{node.prod.ip}/"
+                                                                     f"{prod.prefixlen}"),
+                                             node.nics)
+        for vid, spec in sorted((site.get("kavlans") or {}).items()):
+            local = vid in LOCAL_VLANS
+            network = None if local else ipaddress.ip_network(spec["network"])
+            gw = None if local else ipaddress.ip_address(spec["gateway"])
+            plan.vlans[(site_uid, vid)] = VlanPlan(vid, site_uid, network, gw,
+                                                   f"kv{vid}s{index}")
+    return plan
+
+
+def _node(site: str, node: dict[str, Any], counter: int) -> NodePlan | None:
+    adapters = sorted(
+        (a for a in node.get("network_adapters", [])
+         if a.get("mountable") and a.get("interface") == "Ethernet"
+         and not a.get("management") and a.get("mac")),
+        key=lambda a: a["device"])
+    primary = next((a for a in adapters if a.get("mounted") and a.get("ip")), None)
+    if primary is None:
+        return None
+    nics = tuple(
+        Nic(name=a.get("name") or a["device"], device=a["device"], mac=a["mac"].lower(),
+            primary=a is primary,
+            interface=a.get("network_address") if a.get("kavlan") else None,
+            veth=f"n{counter:05d}{i}")
+        for i, a in enumerate(adapters))
+    prod = ipaddress.IPv4Interface(f"{primary['ip']}/32")
+    return NodePlan(fqdn(node["uid"], site), node["uid"], site, prod, nics)
+
+
+def _smallest_network(addresses: list[ipaddress.IPv4Address]) -> ipaddress.IPv4Network:
+    low, high = min(addresses), max(addresses)
+    prefix = 24
+    while prefix > 8:
+        network = ipaddress.ip_network(f"{low}/{prefix}", strict=False)
+        if high in network and network.broadcast_address - 1 != high:
+            return network
+        prefix -= 1
+    return ipaddress.ip_network(f"{low}/8", strict=False)
