@@ -145,7 +145,9 @@ class G5kEmulator:
 
     # ------------------------------------------------------- client config
     def client_config(self, user: str | None = None) -> dict[str, Any]:
-        """python-grid5000 constructor arguments for ``user`` (default: first user)."""
+        """python-grid5000 constructor arguments for ``user`` (default: first user), plus
+        what bedform's provider reads: the box's access frontend as ``gateway``, or
+        ``nodes_reachable: false`` without a box."""
         accounts = {**self.users, **self.admins}
         if user is None:
             user = next(iter(self.users or self.admins))
@@ -153,7 +155,9 @@ class G5kEmulator:
             raise KeyError(f"unknown emulator user {user!r}")
         config = {"uri": self.url, "username": user, "password": accounts[user],
                   "verify_ssl": False}
-        if self.box is not None and self.box.access:
+        if self.box is None:
+            config["nodes_reachable"] = False  # the provider records its SSH steps only
+        elif self.box.access:
             config["gateway"] = self.box.access
         return config
 
@@ -221,6 +225,11 @@ def run_cli(
     users: Mapping[str, str] | Iterable[str] | None = None,
     config_path: str | Path | None = None,
     *,
+    launch_seconds: float = 5.0,
+    deploy_seconds: float = 120.0,
+    box: bool = False,
+    box_id: str | None = None,
+    authorized_keys: Iterable[str] = (),
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
@@ -230,9 +239,13 @@ def run_cli(
     the admin account ``admin:admin`` always exists). Prints the address, writes
     a python-grid5000 configuration to ``config_path`` (default
     ``.bedform/g5k-emulator.yaml``) and tells how to point bedform at it.
+    Timings (``launch_seconds``, ``deploy_seconds``) are virtual seconds: ``speed``
+    scales them all. ``box`` backs the nodes with SSH hosts (see :class:`G5kEmulator`).
     """
     out = out or sys.stdout
-    emulator = G5kEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port)
+    emulator = G5kEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port,
+                           launch_seconds=launch_seconds, deploy_seconds=deploy_seconds,
+                           box=box, box_id=box_id, authorized_keys=authorized_keys)
     path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -249,7 +262,12 @@ def run_cli(
         )
         print(f"Grid'5000 API emulator listening on {emulator.url}", file=out)
         print(f"  accounts: {accounts}", file=out)
-        print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms", file=out)
+        print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms, job launch: "
+              f"{launch_seconds:g} s, deployment: {deploy_seconds:g} s (virtual)", file=out)
+        if emulator.box is not None:
+            print(f"  box {emulator.box.box_id}: access frontend {emulator.box.access} "
+                  f"(the configuration's gateway), users' keys in {emulator.box.key_dir}",
+                  file=out)
         print(f"  python-grid5000 configuration: {written}", file=out)
         print(f"  point bedform at it:  export BEDFORM_G5K_CONFIG={written}", file=out)
         print(

@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 
 from bedform.errors import ConfigError
+from bedform.providers.g5k.client import client_setting
 from bedform.providers.schema import validate_section
 
 DEFAULT_WALLTIME = "02:00:00"
@@ -271,6 +272,8 @@ class G5kConf:
     # -- checks ------------------------------------------------------------------------
     def finalize(self) -> G5kConf:
         """Normalise (types, networks, default prod networks) and validate; returns self."""
+        if self.gateway == DEFAULT_GATEWAY:  # the client configuration may name another
+            self.gateway = str(client_setting("gateway") or DEFAULT_GATEWAY)
         self.job_type = _types(self.job_type)
         for net in list(self.networks):
             if net.type in KAVLAN_TYPES and "deploy" not in self.job_type:
