@@ -3,7 +3,7 @@
 Import them into a ``conftest.py``::
 
     from bedform.emulators.g5k.testing import (  # noqa: F401
-        g5k_client, g5k_emulator, g5k_emulator_factory,
+        g5k_box_emulator, g5k_client, g5k_emulator, g5k_emulator_factory,
     )
 
 Defaults are deterministic: users ``alice``/``bob`` (passwords
@@ -44,6 +44,24 @@ def g5k_emulator_factory() -> Iterator[Callable[..., G5kEmulator]]:
     finally:
         for emulator in started:
             emulator.stop()
+
+
+@pytest.fixture
+def g5k_box_emulator(g5k_emulator_factory: Callable[..., G5kEmulator]) -> Iterator[G5kEmulator]:
+    """A started emulator whose nodes are real SSH hosts (``box=True``; needs root):
+    real-time clock, instant job launch, 1 s deployments. Teardown removes every host,
+    bridge and process of the box by its id, even when the test failed."""
+    from .box import purge
+
+    emulator = g5k_emulator_factory(box=True, speed=1.0, epoch=None, launch_seconds=0.0,
+                                    deploy_seconds=1.0)
+    assert emulator.box is not None
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        left = purge(emulator.box.box_id)
+        assert not any(left.values()), f"the box left {left}"
 
 
 @pytest.fixture

@@ -57,8 +57,14 @@ def create_box_network(plan: BoxPlan, link: ipaddress.IPv4Network) -> str:
 
 
 def create_nics(plan: BoxPlan, node: NodePlan, netns: str) -> None:
-    """One veth per NIC of the node, the primary one in the prod bridge and addressed."""
-    box = []
+    """One veth per NIC of the node, the primary one in the prod bridge and addressed.
+
+    A namespace just deleted takes its veths away asynchronously: the box ends of an
+    earlier incarnation of the node are deleted first, so the names are free."""
+    _, nets, _ = netlink.observe([plan.box_netns])
+    present = nets.get(plan.box_netns)
+    box = [f"link del {nic.veth}" for nic in node.nics
+           if present is not None and present.by_name(nic.veth) is not None]
     for nic in node.nics:
         box += [f"link add {nic.veth} type veth peer name {nic.name} address {nic.mac} "
                 f"netns {netns}", f"link set {nic.veth} up"]
