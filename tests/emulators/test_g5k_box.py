@@ -1,0 +1,186 @@
+"""The Grid'5000 box on its own: nodes appear with running jobs, answer SSH through the
+access frontend, are re-created by deployments (primary NIC in a kavlan included), break
+and come back through the controls, leave with their job; a box killed with SIGKILL is
+purged by the next start with its id; `bedform emulate g5k --box` serves one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from grid5000 import Grid5000
+
+from bedform import machines
+from bedform.emulators.g5k import G5kEmulator
+from bedform.emulators.g5k.box import purge
+from bedform.machines import netlink
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the box needs root")
+
+
+@pytest.fixture
+def box(g5k_emulator_factory: Callable[..., G5kEmulator]) -> Iterator[G5kEmulator]:
+    """A box on a frozen clock (time moves with `advance`), purged by its id at the end."""
+    emulator = g5k_emulator_factory(box=True, launch_seconds=0.0, deploy_seconds=60.0)
+    assert emulator.box is not None
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        left = purge(emulator.box.box_id)
+        assert not any(left.values()), f"the box left {left}"
+
+
+def ssh(emu: G5kEmulator, user: str, host: str, command: str,
+        key: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`command` on `host` as `user`, jumping through the access frontend as alice."""
+    assert emu.box is not None
+    alice = emu.box.user_key("alice")
+    options = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+               "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
+               "ConnectTimeout=5"]
+    jump = " ".join(["ssh", "-i", str(alice), *options, "-W", "%h:%p",
+                     f"alice@{emu.box.access}"])
+    return subprocess.run(["ssh", "-i", str(key or alice), *options,
+                           "-o", f"ProxyCommand={jump}", f"{user}@{host}", command],
+                          capture_output=True, text=True, timeout=60)
+
+
+def control(emu: G5kEmulator, method: str, path: str) -> Any:
+    request = urllib.request.Request(f"{emu.base_url}/_emulator/box{path}", method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def netns_exists(name: str) -> bool:
+    return os.path.ismount(netlink.netns_path(name))
+
+
+def test_nodes_follow_jobs_deployments_and_controls(box: G5kEmulator) -> None:
+    assert box.box is not None
+    client = Grid5000(**box.client_config("alice"))
+    site = client.sites["rennes"]
+    job = site.jobs.create({"resources": "{cluster='paradoxe'}/nodes=1,walltime=1:00:00",
+                            "command": "sleep 3600"})
+    job.refresh()
+    assert job.state == "running"
+    node = job.assigned_nodes[0]
+    listed = control(box, "GET", "")
+    assert [h["name"] for h in listed["hosts"]] == [node]
+    result = ssh(box, "alice", node, "id -un; hostname; sudo-g5k id -u")
+    assert result.stdout.split() == ["alice", node.split(".")[0], "0"], result.stderr
+    result = ssh(box, "alice", node, "cat /etc/bedform-environment")
+    assert result.returncode != 0  # no deployment: the standard environment
+
+    # A deploy job with its primary NIC in a routed kavlan: kadeploy re-creates the node
+    # with the deployment's key for root, reachable as <node>-kavlan-<id>.
+    deploy = site.jobs.create({
+        "resources": "{type='kavlan'}/vlan=1+{cluster='parasilo'}/nodes=2,walltime=1:00:00",
+        "command": "sleep 3600", "types": ["deploy"]})
+    deploy.refresh()
+    vlan = site.jobs[deploy.uid].resources_by_type["vlans"][0]
+    broken, healthy = deploy.assigned_nodes
+    control(box, "POST", f"/nodes/{broken}/break")
+    assert ssh(box, "alice", broken, "true").returncode != 0
+    root_key = box.box.user_key("alice").with_suffix(".pub").read_text()
+    deployment = site.deployments.create({"nodes": deploy.assigned_nodes,
+                                          "environment": "debian12-min", "key": root_key,
+                                          "vlan": vlan})
+    box.advance(61)
+    deployment.refresh()
+    assert deployment.status == "terminated"
+    assert deployment.result[broken]["state"] == "KO"
+    assert deployment.result[healthy]["state"] == "OK"
+    kavlan_name = healthy.replace(".", f"-kavlan-{vlan}.", 1)
+    result = ssh(box, "root", kavlan_name, "cat /etc/bedform-environment; id -u; ip -br -4 a")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["debian12-min", "0"]
+    network = box.testbed.ref.sites["rennes"]["kavlans"][vlan]["network"]
+    assert network.rsplit(".", 2)[0] in result.stdout, result.stdout
+    view = control(box, "GET", "")
+    assert view["broken"] == [broken]
+    hosts = {h["name"]: h for h in view["hosts"]}
+    assert hosts[healthy]["environment"] == "debian12-min"
+    assert vlan in hosts[healthy]["nics"].values()
+
+    control(box, "POST", f"/nodes/{broken}/repair")
+    assert ssh(box, "alice", broken, "true").returncode == 0
+
+    # A killed job takes its node away; the box's teardown removes everything.
+    netns = box.box.plan.node_netns(node)
+    assert netns_exists(netns)
+    job.delete()
+    site.jobs[job.uid]  # any request reconciles
+    assert not netns_exists(netns)
+    removed = control(box, "DELETE", "")["removed"]
+    assert box.box.plan.box_netns in removed["namespaces"]
+    assert not any(machines.leftovers(box.box.plan.ns_prefix, box.box.plan.root_link,
+                                      "/run/bedform/uts").values())
+
+
+def test_emulate_box_cli_then_sigkill_is_purged_by_the_next_start(tmp_path: Path) -> None:
+    config = tmp_path / "g5k.yaml"
+    box_id = f"{os.getpid() & 0xFFFF:04x}b0c5"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bedform.cli", "emulate", "g5k", "--box", "--box-id", box_id,
+         "--speed", "0", "--launch-seconds", "0", "--write-config", str(config)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    prefix = f"g5kbox-{box_id}-"
+    try:
+        deadline = time.monotonic() + 30
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        settings = yaml.safe_load(config.read_text())
+        assert settings["gateway"].startswith("198.19.")
+        client = Grid5000(**{k: v for k, v in settings.items() if k != "gateway"})
+        job = client.sites["nancy"].jobs.create({"resources": "nodes=2",
+                                                 "command": "sleep 3600"})
+        job.refresh()
+        assert job.state == "running"
+    finally:
+        process.kill()  # SIGKILL: no teardown
+        process.wait(timeout=10)
+    left = machines.leftovers(prefix, f"gb{box_id}", "/run/bedform/uts")
+    try:
+        assert len(left["namespaces"]) == 3 and left["links"] == [f"gb{box_id}"]
+        with G5kEmulator(users={"alice": "pw"}, speed=0, box=True, box_id=box_id) as emu:
+            assert emu.box is not None
+            now = machines.leftovers(prefix, f"gb{box_id}", "/run/bedform/uts")
+            assert now["namespaces"] == [emu.box.plan.box_netns]
+        assert not any(machines.leftovers(prefix, f"gb{box_id}", "/run/bedform/uts").values())
+    finally:
+        purge(box_id)
+
+
+def test_sigterm_tears_the_box_down(tmp_path: Path) -> None:
+    config = tmp_path / "g5k.yaml"
+    box_id = f"{os.getpid() & 0xFFFF:04x}5e7e"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bedform.cli", "emulate", "g5k", "--box", "--box-id", box_id,
+         "--write-config", str(config)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert config.exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        found = purge(box_id)
+    assert f"box {box_id}: access frontend" in output
+    assert not any(found.values()), found
