@@ -16,6 +16,7 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from .users import SUDO_KEY, write_shared_files
 
 BOX_ROOT = Path("/run/bedform")
 RECONCILE_PERIOD = 0.5
+CREATE_WORKERS = 4
 FIRST_UID = 42001
 
 
@@ -190,16 +192,23 @@ class Box:
     def _reconcile(self, desired: Mapping[str, NodeSpec]) -> None:
         for fqdn in [n for n in self.nodes if n not in desired]:
             self._remove(fqdn)
+        fresh = []
         for fqdn, spec in desired.items():
-            if fqdn in self.broken:
-                continue
             current = self.nodes.get(fqdn)
-            if current is None or current.spec.identity != spec.identity:
-                if current is not None:
-                    self._remove(fqdn)
-                current = self._create(self.plan.nodes[fqdn], spec)
-            current.spec = spec
-            self._place_nics(current)
+            if fqdn in self.broken or (current and current.spec.identity == spec.identity):
+                continue
+            if current is not None:
+                self._remove(fqdn)
+            fresh.append((self.plan.nodes[fqdn], spec))
+        if fresh:  # node creation waits on processes: a few at once
+            with ThreadPoolExecutor(CREATE_WORKERS, thread_name_prefix="g5kbox-node") as pool:
+                for future in [pool.submit(self._create, node, spec) for node, spec in fresh]:
+                    future.result()
+        for fqdn, spec in desired.items():
+            host = self.nodes.get(fqdn)
+            if host is not None and fqdn not in self.broken:
+                host.spec = spec
+                self._place_nics(host)
 
     def _create(self, node: NodePlan, spec: NodeSpec) -> NodeHost:
         netns = self.plan.node_netns(node.fqdn)
