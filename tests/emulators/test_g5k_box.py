@@ -71,17 +71,25 @@ def test_nodes_follow_jobs_deployments_and_controls(box: G5kEmulator) -> None:
     assert box.box is not None
     client = Grid5000(**box.client_config("alice"))
     site = client.sites["rennes"]
-    job = site.jobs.create({"resources": "{cluster='paradoxe'}/nodes=1,walltime=1:00:00",
-                            "command": "sleep 3600"})
+    job = site.jobs.create({
+        "resources": "slash_22=1+{cluster='paradoxe'}/nodes=2,walltime=1:00:00",
+        "command": "sleep 3600"})
     job.refresh()
     assert job.state == "running"
-    node = job.assigned_nodes[0]
+    node, other = job.assigned_nodes
     listed = control(box, "GET", "")
-    assert [h["name"] for h in listed["hosts"]] == [node]
+    assert sorted(h["name"] for h in listed["hosts"]) == sorted([node, other])
     result = ssh(box, "alice", node, "id -un; hostname; sudo-g5k id -u")
     assert result.stdout.split() == ["alice", node.split(".")[0], "0"], result.stderr
     result = ssh(box, "alice", node, "cat /etc/bedform-environment")
     assert result.returncode != 0  # no deployment: the standard environment
+    # An address of the job's /22 (a VM's) on one node is reached from the other one.
+    subnet = site.jobs[job.uid].resources_by_type["subnets"][0]
+    vm = subnet.split("/")[0].rsplit(".", 1)[0] + ".10"
+    nic = box.box.plan.nodes[node].primary.name
+    assert ssh(box, "alice", node, f"sudo-g5k ip addr add {vm}/32 dev {nic}").returncode == 0
+    result = ssh(box, "alice", other, f"timeout 3 bash -c '</dev/tcp/{vm}/22' && echo open")
+    assert result.stdout.strip() == "open", result.stderr
 
     # A deploy job with its primary NIC in a routed kavlan: kadeploy re-creates the node
     # with the deployment's key for root, reachable as <node>-kavlan-<id>.

@@ -46,6 +46,7 @@ class NodeSpec:
     environment: str | None = None
     key: str | None = None
     vlans: dict[str, str] = field(default_factory=dict)  # NIC name -> vlan id
+    subnets: tuple[str, ...] = ()  # the job's g5k-subnets, routed to its nodes
 
     @property
     def identity(self) -> tuple[int, str | None]:
@@ -61,6 +62,7 @@ class NodeHost:
     netns: str
     spec: NodeSpec
     vlans: dict[str, str | None]  # NIC name -> vlan id its veth is in (None: no bridge)
+    subnets: set[str] = field(default_factory=set)  # on-link routes on the primary NIC
 
 
 class Box:
@@ -80,6 +82,7 @@ class Box:
         self.broken: set[str] = set()
         self.last_error: str | None = None
         self._bridges: set[str] = set()
+        self._subnet_routes: dict[str, str] = {}  # subnet -> prod bridge in the box
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,6 +143,7 @@ class Box:
         with self._lock:
             self.nodes.clear()
             self._bridges.clear()
+            self._subnet_routes.clear()
             return purge(self.box_id)
 
     def _loop(self) -> None:
@@ -160,7 +164,8 @@ class Box:
                     for node in job.alloc.hosts:
                         if node in self.plan.nodes:
                             out[node] = NodeSpec(job.uid, job.user, "deploy" in job.types,
-                                                 job.started_at)
+                                                 job.started_at,
+                                                 subnets=tuple(job.alloc.subnets))
                 for dep in site.deployments.values():
                     if dep.status != "terminated" or not dep.result:
                         continue
@@ -209,6 +214,25 @@ class Box:
             if host is not None and fqdn not in self.broken:
                 host.spec = spec
                 self._place_nics(host)
+                self._route_subnets(host)
+        self._route_site_subnets(desired)
+
+    def _route_subnets(self, host: NodeHost) -> None:
+        """The job's subnets on-link on the node's primary NIC: VMs and containers of any
+        node of the job reach each other with those addresses, as on the real testbed."""
+        wanted = set(host.spec.subnets)
+        if wanted != host.subnets:
+            network.route_subnets(host.netns, host.plan.primary.name,
+                                  add=wanted - host.subnets, remove=host.subnets - wanted)
+            host.subnets = wanted
+
+    def _route_site_subnets(self, desired: Mapping[str, NodeSpec]) -> None:
+        """The same subnets on-link on the site's prod bridge, for the access frontend."""
+        wanted = {subnet: self.plan.prod_bridges[self.plan.nodes[fqdn].site]
+                  for fqdn, spec in desired.items() for subnet in spec.subnets}
+        if wanted != self._subnet_routes:
+            network.route_box_subnets(self.plan, wanted, self._subnet_routes)
+            self._subnet_routes = wanted
 
     def _create(self, node: NodePlan, spec: NodeSpec) -> NodeHost:
         netns = self.plan.node_netns(node.fqdn)
@@ -252,6 +276,7 @@ class Box:
             network.attach(self.plan, nic.veth, bridge)
             if nic.primary:
                 network.readdress_primary(self.plan, host.plan, host.netns, want or "")
+                host.subnets = set()  # flushing the NIC's addresses dropped its routes
             host.vlans[nic.name] = want
 
     def _remove(self, fqdn: str) -> None:

@@ -81,14 +81,12 @@ def ensure_vlan(plan: BoxPlan, vlan: VlanPlan, state_dir: Path, present: set[str
     """The vlan's bridge, gateway address and DHCP server (once per box)."""
     if vlan.bridge in present:
         return
-    commands = [f"link add {vlan.bridge} type bridge"]
-    if vlan.network is not None:
-        commands.append(f"addr add {vlan.gateway}/{vlan.network.prefixlen} dev {vlan.bridge}")
-    commands.append(f"link set {vlan.bridge} up")
-    machines.ip_batch(commands, netns=plan.box_netns, what=f"creating kavlan {vlan.vid}")
+    machines.ip_batch([f"link add {vlan.bridge} type bridge",
+                       f"addr add {vlan.gateway}/{vlan.network.prefixlen} dev {vlan.bridge}",
+                       f"link set {vlan.bridge} up"],
+                      netns=plan.box_netns, what=f"creating kavlan {vlan.vid}")
     present.add(vlan.bridge)
-    if vlan.network is not None:
-        start_dhcp(plan, vlan, state_dir)
+    start_dhcp(plan, vlan, state_dir)
 
 
 def start_dhcp(plan: BoxPlan, vlan: VlanPlan, state_dir: Path) -> None:
@@ -97,7 +95,6 @@ def start_dhcp(plan: BoxPlan, vlan: VlanPlan, state_dir: Path) -> None:
     if dnsmasq is None:
         raise machines.MachineError("dnsmasq not found",
                                     hint="Install it: apt-get install dnsmasq-base")
-    assert vlan.network is not None
     base = state_dir / f"dhcp-{vlan.bridge}"
     entries = []
     for node in plan.nodes.values():
@@ -136,9 +133,24 @@ def readdress_primary(plan: BoxPlan, node: NodePlan, netns: str, vid: str) -> No
     else:
         vlan = plan.vlan(node.site, vid)
         kavlan = plan.kavlan_address(node, nic, vid)
-        if vlan is None or kavlan is None or vlan.gateway is None:
+        if vlan is None or kavlan is None:
             return
         address, gateway = kavlan, vlan.gateway
     machines.ip_batch([f"addr flush dev {nic.name}", f"addr add {address} dev {nic.name}",
                        f"route replace default via {gateway}"],
                       netns=netns, what=f"addressing {node.fqdn} in vlan {vid}")
+
+
+def route_subnets(netns: str, nic: str, *, add: set[str], remove: set[str]) -> None:
+    """On-link routes for g5k-subnets on a node's NIC."""
+    machines.ip_batch([*(f"route del {subnet} dev {nic}" for subnet in sorted(remove)),
+                       *(f"route replace {subnet} dev {nic}" for subnet in sorted(add))],
+                      netns=netns, what=f"routing subnets on {nic}")
+
+
+def route_box_subnets(plan: BoxPlan, wanted: dict[str, str], current: dict[str, str]) -> None:
+    """On-link routes for g5k-subnets on the prod bridges of the box namespace."""
+    commands = [f"route del {subnet}" for subnet in sorted(current) if subnet not in wanted]
+    commands += [f"route replace {subnet} dev {bridge}" for subnet, bridge in
+                 sorted(wanted.items()) if current.get(subnet) != bridge]
+    machines.ip_batch(commands, netns=plan.box_netns, what="routing the jobs' subnets")

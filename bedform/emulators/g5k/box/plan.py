@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reference import LOCAL_VLANS, ReferenceData, fqdn
+from ..reference import ReferenceData, fqdn
 
 PREFIX = "g5kbox"
 IFNAME_MAX = 15
@@ -51,12 +51,12 @@ class NodePlan:
 
 @dataclass(frozen=True)
 class VlanPlan:
-    """A kavlan of a site: its network and gateway, None for kavlan-local (L2 only)."""
+    """A kavlan of a site: its network and the gateway address the box holds on it."""
 
     vid: str
     site: str
-    network: ipaddress.IPv4Network | None
-    gateway: ipaddress.IPv4Address | None
+    network: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address
     bridge: str
 
 
@@ -94,7 +94,7 @@ class BoxPlan:
                        ) -> ipaddress.IPv4Interface | None:
         """The address the vlan's DHCP server gives `nic` of `node`."""
         vlan = self.vlan(node.site, vid)
-        if vlan is None or vlan.network is None:
+        if vlan is None:
             return None
         prod = self.prod[node.site].network
         index = node.nics.index(nic)
@@ -111,7 +111,7 @@ class BoxPlan:
         for site, gateway in sorted(self.prod.items()):
             lines.append(f"{gateway.ip} gw.{site}.grid5000.fr")
             for (vsite, vid), vlan in sorted(self.vlans.items()):
-                if vsite == site and vlan.gateway is not None:
+                if vsite == site:
                     lines.append(f"{vlan.gateway} kavlan-{vid}.{site}.grid5000.fr")
         for node in self.nodes.values():
             short = node.uid
@@ -156,10 +156,11 @@ def build(reference: ReferenceData, box_id: str, sites: Iterable[str] | None = N
                                                                      f"{prod.prefixlen}"),
                                              node.nics)
         for vid, spec in sorted((site.get("kavlans") or {}).items()):
-            local = vid in LOCAL_VLANS
-            network = None if local else ipaddress.ip_network(spec["network"])
-            gw = None if local else ipaddress.ip_address(spec["gateway"])
-            plan.vlans[(site_uid, vid)] = VlanPlan(vid, site_uid, network, gw,
+            if "network" not in spec or "gateway" not in spec:
+                continue
+            plan.vlans[(site_uid, vid)] = VlanPlan(vid, site_uid,
+                                                   ipaddress.ip_network(spec["network"]),
+                                                   ipaddress.ip_address(spec["gateway"]),
                                                    f"kv{vid}s{index}")
     return plan
 
