@@ -4,7 +4,9 @@ box id: namespaces, interfaces, the prod network of each site and the kavlan add
 Address rule (as the real testbed names them, `<node>-kavlan-<id>.<site>.grid5000.fr`):
 a node keeps, in kavlan `id`, the offset its production address has in the site's prod
 network, placed in the kavlan's network (reference `kavlans[id].network`); its k-th NIC
-adds k times the size of the prod network (modulo the kavlan's size). The prod network
+adds k times the size of the prod network. A NIC whose rule address falls outside the
+kavlan or is taken (a /20 kavlan-local holds one prod network, not three) gets the
+highest free address instead, NICs taken in (NIC index, node) order. The prod network
 of a site is the smallest network that holds every node's production address; its last
 host address is the gateway, held by the box namespace (the access frontend).
 """
@@ -69,6 +71,8 @@ class BoxPlan:
     prod: dict[str, ipaddress.IPv4Interface] = field(default_factory=dict)  # site -> gateway
     prod_bridges: dict[str, str] = field(default_factory=dict)
     vlans: dict[tuple[str, str], VlanPlan] = field(default_factory=dict)  # (site, vid)
+    _addresses: dict[tuple[str, str], dict[tuple[str, str], ipaddress.IPv4Interface]] = \
+        field(default_factory=dict, repr=False)
 
     @property
     def ns_prefix(self) -> str:
@@ -93,17 +97,44 @@ class BoxPlan:
     def kavlan_address(self, node: NodePlan, nic: Nic, vid: str
                        ) -> ipaddress.IPv4Interface | None:
         """The address the vlan's DHCP server gives `nic` of `node`."""
-        vlan = self.vlan(node.site, vid)
-        if vlan is None:
-            return None
-        prod = self.prod[node.site].network
-        index = node.nics.index(nic)
-        offset = int(node.prod.ip) - int(prod.network_address) + index * prod.num_addresses
-        offset %= vlan.network.num_addresses
-        address = vlan.network.network_address + max(1, offset)
-        if address == vlan.gateway or address == vlan.network.broadcast_address:
-            return None
-        return ipaddress.IPv4Interface(f"{address}/{vlan.network.prefixlen}")
+        return self.vlan_addresses(node.site, vid).get((node.fqdn, nic.name))
+
+    def vlan_addresses(self, site: str, vid: str
+                       ) -> dict[tuple[str, str], ipaddress.IPv4Interface]:
+        """(node FQDN, NIC name) -> address in kavlan `vid` of `site`, by the module's rule."""
+        key = (site, vid)
+        if key in self._addresses:
+            return self._addresses[key]
+        vlan = self.vlan(site, vid)
+        out: dict[tuple[str, str], ipaddress.IPv4Interface] = {}
+        if vlan is not None:
+            size = vlan.network.num_addresses
+            base = vlan.network.network_address
+            used = {0, size - 1, int(vlan.gateway) - int(base)}
+            prod = self.prod[site].network
+            nodes = [n for n in self.nodes.values() if n.site == site]
+            rank = max((len(n.nics) for n in nodes), default=0)
+            pending = []
+            for index in range(rank):
+                for node in nodes:
+                    if index >= len(node.nics):
+                        continue
+                    offset = (int(node.prod.ip) - int(prod.network_address)
+                              + index * prod.num_addresses)
+                    if offset < size and offset not in used:
+                        used.add(offset)
+                        out[(node.fqdn, node.nics[index].name)] = ipaddress.IPv4Interface(
+                            f"{base + offset}/{vlan.network.prefixlen}")
+                    else:
+                        pending.append((node.fqdn, node.nics[index].name))
+            free = (o for o in range(size - 2, 0, -1) if o not in used)
+            for name in pending:
+                offset = next(free, None)
+                if offset is None:
+                    break
+                out[name] = ipaddress.IPv4Interface(f"{base + offset}/{vlan.network.prefixlen}")
+        self._addresses[key] = out
+        return out
 
     def hosts_file(self, access: str) -> str:
         """/etc/hosts of every box host: each node's prod name and kavlan names."""
