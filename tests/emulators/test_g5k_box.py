@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from grid5000 import Grid5000
 from bedform import machines
 from bedform.emulators.g5k import G5kEmulator
 from bedform.emulators.g5k.box import purge
+from bedform.emulators.g5k.testing import TEST_EPOCH, g5k_box_factory  # noqa: F401
 from bedform.machines import netlink
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,16 +31,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the box needs root")
 
 
 @pytest.fixture
-def box(g5k_emulator_factory: Callable[..., G5kEmulator]) -> Iterator[G5kEmulator]:
+def box(g5k_box_factory: Callable[..., G5kEmulator]) -> G5kEmulator:  # noqa: F811
     """A box on a frozen clock (time moves with `advance`), purged by its id at the end."""
-    emulator = g5k_emulator_factory(box=True, launch_seconds=0.0, deploy_seconds=60.0)
-    assert emulator.box is not None
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-        left = purge(emulator.box.box_id)
-        assert not any(left.values()), f"the box left {left}"
+    return g5k_box_factory(speed=0.0, epoch=TEST_EPOCH, deploy_seconds=60.0)
 
 
 def ssh(emu: G5kEmulator, user: str, host: str, command: str,
@@ -138,19 +132,26 @@ def test_nodes_follow_jobs_deployments_and_controls(box: G5kEmulator) -> None:
                                       "/run/bedform/uts").values())
 
 
+def emulate_box(box_id: str, config: Path, *options: str) -> subprocess.Popen[str]:
+    """`bedform emulate g5k --box` in a subprocess, once its configuration is written
+    (bounded: 30 s)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bedform.cli", "emulate", "g5k", "--box", "--box-id", box_id,
+         "--write-config", str(config), *options],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not config.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    return process
+
+
 def test_emulate_box_cli_then_sigkill_is_purged_by_the_next_start(tmp_path: Path) -> None:
     config = tmp_path / "g5k.yaml"
     box_id = f"{os.getpid() & 0xFFFF:04x}b0c5"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bedform.cli", "emulate", "g5k", "--box", "--box-id", box_id,
-         "--speed", "0", "--launch-seconds", "0", "--write-config", str(config)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = emulate_box(box_id, config, "--speed", "0", "--launch-seconds", "0")
     prefix = f"g5kbox-{box_id}-"
     try:
-        deadline = time.monotonic() + 30
-        while not config.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
         settings = yaml.safe_load(config.read_text())
         assert settings["gateway"].startswith("198.19.")
         client = Grid5000(**{k: v for k, v in settings.items() if k != "gateway"})
@@ -176,15 +177,8 @@ def test_emulate_box_cli_then_sigkill_is_purged_by_the_next_start(tmp_path: Path
 def test_sigterm_tears_the_box_down(tmp_path: Path) -> None:
     config = tmp_path / "g5k.yaml"
     box_id = f"{os.getpid() & 0xFFFF:04x}5e7e"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bedform.cli", "emulate", "g5k", "--box", "--box-id", box_id,
-         "--write-config", str(config)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = emulate_box(box_id, config)
     try:
-        deadline = time.monotonic() + 30
-        while not config.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert config.exists()
     finally:
         process.send_signal(signal.SIGTERM)

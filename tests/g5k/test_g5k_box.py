@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from bedform.emulators.g5k import G5kEmulator
-from bedform.emulators.g5k.box import purge
-from bedform.emulators.g5k.testing import g5k_emulator_factory  # noqa: F401
+from bedform.emulators.g5k.testing import g5k_box_factory, g5k_emulator_factory  # noqa: F401
 from bedform.objects import Host
 from bedform.providers.g5k import G5kTunnel
 from bedform.remote import run
@@ -34,24 +33,12 @@ SPEED = 40.0
 
 
 @pytest.fixture
-def g5k_box_emulator(g5k_emulator_factory: Any) -> Iterator[G5kEmulator]:  # noqa: F811
-    """The box on a fast clock; teardown removes all of it by its id, asserted."""
-    emulator = g5k_emulator_factory(box=True, speed=SPEED, epoch=None, launch_seconds=0.0,
-                                    deploy_seconds=20.0)
-    assert emulator.box is not None
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-        left = purge(emulator.box.box_id)
-        assert not any(left.values()), f"the box left {left}"
-
-
-@pytest.fixture
-def box(g5k_box_emulator: G5kEmulator, tmp_path: Path,
+def box(g5k_box_factory: Any, tmp_path: Path,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> Iterator[G5kEmulator]:
-    """The box, its client configuration, and an ssh-agent holding alice's box key (the
-    provider and the generated ssh config use the user's agent, as on the real testbed)."""
+    """The box on a fast clock, its client configuration, and an ssh-agent holding
+    alice's box key (the provider and the generated ssh config use the user's agent, as
+    on the real testbed)."""
+    g5k_box_emulator = g5k_box_factory(speed=SPEED, deploy_seconds=20.0)
     path = g5k_box_emulator.write_client_config(tmp_path / "g5k.yaml", "alice")
     monkeypatch.setenv("BEDFORM_G5K_CONFIG", str(path))
     socket_path = tmp_path / "agent.sock"

@@ -3,7 +3,7 @@
 Import them into a ``conftest.py``::
 
     from bedform.emulators.g5k.testing import (  # noqa: F401
-        g5k_box_emulator, g5k_client, g5k_emulator, g5k_emulator_factory,
+        g5k_box_emulator, g5k_box_factory, g5k_client, g5k_emulator, g5k_emulator_factory,
     )
 
 Defaults are deterministic: users ``alice``/``bob`` (passwords
@@ -47,21 +47,43 @@ def g5k_emulator_factory() -> Iterator[Callable[..., G5kEmulator]]:
 
 
 @pytest.fixture
-def g5k_box_emulator(g5k_emulator_factory: Callable[..., G5kEmulator]) -> Iterator[G5kEmulator]:
-    """A started emulator whose nodes are real SSH hosts (``box=True``; needs root):
-    real-time clock, instant job launch, 1 s deployments. Teardown removes every host,
-    bridge and process of the box by its id, even when the test failed."""
+def g5k_box_factory(
+    g5k_emulator_factory: Callable[..., G5kEmulator],
+) -> Iterator[Callable[..., G5kEmulator]]:
+    """A function that starts emulators whose nodes are real SSH hosts (``box=True``;
+    needs root); defaults: real-time clock, instant job launch, 1 s deployments. Teardown
+    removes every host, bridge and process of each box by its id, even when the test
+    failed, and fails if anything was left."""
     from .box import purge
 
-    emulator = g5k_emulator_factory(box=True, speed=1.0, epoch=None, launch_seconds=0.0,
-                                    deploy_seconds=1.0)
-    assert emulator.box is not None
+    started: list[G5kEmulator] = []
+
+    def make(**kwargs: Any) -> G5kEmulator:
+        kwargs.setdefault("speed", 1.0)
+        kwargs.setdefault("epoch", None)
+        kwargs.setdefault("launch_seconds", 0.0)
+        kwargs.setdefault("deploy_seconds", 1.0)
+        emulator = G5kEmulator(**{"users": TEST_USERS, **kwargs, "box": True})
+        started.append(emulator)
+        return emulator.start()
+
     try:
-        yield emulator
+        yield make
     finally:
-        emulator.stop()
-        left = purge(emulator.box.box_id)
-        assert not any(left.values()), f"the box left {left}"
+        leaks = {}
+        for emulator in started:
+            emulator.stop()
+            assert emulator.box is not None
+            left = purge(emulator.box.box_id)
+            if any(left.values()):
+                leaks[emulator.box.box_id] = left
+        assert not leaks, f"boxes left {leaks}"
+
+
+@pytest.fixture
+def g5k_box_emulator(g5k_box_factory: Callable[..., G5kEmulator]) -> G5kEmulator:
+    """A started box emulator with the defaults of ``g5k_box_factory``."""
+    return g5k_box_factory()
 
 
 @pytest.fixture

@@ -246,13 +246,14 @@ class Box:
             keys = [(self.dir / "sudo" / f"{SUDO_KEY}.pub").read_text()]
         hosts.prepare_files(files, root_keys=keys, environment=spec.environment)
         hosts.start_sshd(netns, files, self._shared())
+        if not hosts.wait_listening(netns):
+            log = machines.tail(files.log)
+            hosts.remove(netns, files)  # the next reconcile tries again
+            raise machines.MachineError(f"the sshd of {node.fqdn} did not start", hint=log)
         host = NodeHost(node, netns, spec,
                         {nic.name: (network.DEFAULT if nic.primary else None)
                          for nic in node.nics})
         self.nodes[node.fqdn] = host
-        if not hosts.wait_listening(netns):
-            raise machines.MachineError(f"the sshd of {node.fqdn} did not start",
-                                        hint=machines.tail(files.log))
         return host
 
     def _place_nics(self, host: NodeHost) -> None:
