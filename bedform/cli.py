@@ -514,11 +514,17 @@ def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
     for user in users:
         if ":" not in user:
             raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
+
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
-                config_path=config_path, launch_seconds=launch_seconds,
-                deploy_seconds=deploy_seconds, box=box, box_id=box_id,
-                authorized_keys=[Path(k).read_text() for k in authorized_keys])
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
+                    config_path=config_path, launch_seconds=launch_seconds,
+                    deploy_seconds=deploy_seconds, box=box, box_id=box_id,
+                    authorized_keys=[Path(k).read_text() for k in authorized_keys])
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 if __name__ == "__main__":

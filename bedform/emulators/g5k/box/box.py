@@ -107,6 +107,10 @@ class Box:
     def start(self) -> Box:
         """Purge what a killed box of the same id left, then build the box namespace,
         its bridges and the access frontend; reconcile in the background."""
+        if os.geteuid() != 0:
+            raise machines.MachineError(
+                "the Grid'5000 box needs root (network namespaces, bridges, sshd)",
+                hint="Run it as root, e.g. `sudo bedform emulate g5k --box`.")
         purge(self.box_id)
         try:
             self.dir.mkdir(parents=True, mode=0o755)
