@@ -1,12 +1,15 @@
 """The Grid'5000 box on its own: nodes appear with running jobs, answer SSH through the
 access frontend, are re-created by deployments (primary NIC in a kavlan included), break
 and come back through the controls, leave with their job; a box killed with SIGKILL is
-purged by the next start with its id; `bedform emulate g5k --box` serves one."""
+purged by the next start with its id; `bedform emulate g5k --box` serves one; a global
+kavlan joins nodes of two sites."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,13 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from grid5000 import Grid5000
 
 from bedform import machines
 from bedform.emulators.g5k import G5kEmulator
 from bedform.emulators.g5k.box import purge
-from bedform.emulators.g5k.testing import TEST_EPOCH, g5k_box_factory  # noqa: F401
+from bedform.emulators.g5k.testing import (  # noqa: F401
+    TEST_EPOCH,
+    TEST_USERS,
+    g5k_box_factory,
+)
 from bedform.machines import netlink
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,3 +194,34 @@ def test_sigterm_tears_the_box_down(tmp_path: Path) -> None:
         found = purge(box_id)
     assert f"box {box_id}: access frontend" in output
     assert not any(found.values()), found
+
+
+def test_a_global_kavlan_joins_nodes_of_two_sites(box: G5kEmulator) -> None:
+    assert box.box is not None
+    client = Grid5000(**box.client_config("alice"))
+    rennes = client.sites["rennes"].jobs.create({
+        "resources": "{type='kavlan-global'}/vlan=1+{cluster='parasilo'}/nodes=1",
+        "command": "sleep 3600"})
+    nancy = client.sites["nancy"].jobs.create({"resources": "{cluster='gros'}/nodes=1",
+                                              "command": "sleep 3600"})
+    rennes.refresh()
+    nancy.refresh()
+    vid = client.sites["rennes"].jobs[rennes.uid].resources_by_type["vlans"][0]
+    network = box.testbed.ref.sites["rennes"]["kavlans"][vid]["network"]
+    nodes = {"rennes": rennes.assigned_nodes[0], "nancy": nancy.assigned_nodes[0]}
+    addresses = {}
+    for site, node in nodes.items():
+        answer = requests.post(f"{box.url}/sites/{site}/vlans/{vid}/nodes",
+                               json=[node.replace(".", "-eth1.", 1)],
+                               auth=("alice", TEST_USERS["alice"]), timeout=30)
+        assert answer.status_code == 200, answer.text
+        result = ssh(box, "alice", node, "sudo-g5k sh -c 'ip link set eno2 up; "
+                     "dhclient -1 eno2' && ip -br -4 a show dev eno2")
+        assert result.returncode == 0, result.stderr
+        found = re.search(r"UP\s+([\d.]+)/", result.stdout)
+        assert found and ipaddress.ip_address(found[1]) in ipaddress.ip_network(network), \
+            result.stdout
+        addresses[site] = found[1]
+    result = ssh(box, "alice", nodes["rennes"],
+                 f"timeout 3 bash -c '</dev/tcp/{addresses['nancy']}/22' && echo open")
+    assert result.stdout.strip() == "open", result.stderr

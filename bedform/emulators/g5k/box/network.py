@@ -98,7 +98,7 @@ def start_dhcp(plan: BoxPlan, vlan: VlanPlan, state_dir: Path) -> None:
     base = state_dir / f"dhcp-{vlan.bridge}"
     entries = []
     for node in plan.nodes.values():
-        if node.site != vlan.site:
+        if node.site != vlan.site and not vlan.spans:
             continue
         for nic in node.nics:
             address = plan.kavlan_address(node, nic, vlan.vid)

@@ -53,13 +53,15 @@ class NodePlan:
 
 @dataclass(frozen=True)
 class VlanPlan:
-    """A kavlan of a site: its network and the gateway address the box holds on it."""
+    """A kavlan: its network and the gateway address the box holds on it. A global kavlan
+    (`spans`) is one bridge that the nodes of every site can join."""
 
     vid: str
     site: str
     network: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address
     bridge: str
+    spans: bool = False
 
 
 @dataclass
@@ -102,23 +104,23 @@ class BoxPlan:
     def vlan_addresses(self, site: str, vid: str
                        ) -> dict[tuple[str, str], ipaddress.IPv4Interface]:
         """(node FQDN, NIC name) -> address in kavlan `vid` of `site`, by the module's rule."""
-        key = (site, vid)
+        vlan = self.vlan(site, vid)
+        key = ("*" if vlan is not None and vlan.spans else site, vid)
         if key in self._addresses:
             return self._addresses[key]
-        vlan = self.vlan(site, vid)
         out: dict[tuple[str, str], ipaddress.IPv4Interface] = {}
         if vlan is not None:
             size = vlan.network.num_addresses
             base = vlan.network.network_address
             used = {0, size - 1, int(vlan.gateway) - int(base)}
-            prod = self.prod[site].network
-            nodes = [n for n in self.nodes.values() if n.site == site]
+            nodes = [n for n in self.nodes.values() if vlan.spans or n.site == site]
             rank = max((len(n.nics) for n in nodes), default=0)
             pending = []
             for index in range(rank):
                 for node in nodes:
                     if index >= len(node.nics):
                         continue
+                    prod = self.prod[node.site].network
                     offset = (int(node.prod.ip) - int(prod.network_address)
                               + index * prod.num_addresses)
                     if offset < size and offset not in used:
@@ -193,6 +195,13 @@ def build(reference: ReferenceData, box_id: str, sites: Iterable[str] | None = N
                                                    ipaddress.ip_network(spec["network"]),
                                                    ipaddress.ip_address(spec["gateway"]),
                                                    f"kv{vid}s{index}")
+    for vid, owner in reference.global_vlan_owner.items():
+        own = plan.vlans.get((owner, vid))
+        if own is None:
+            continue
+        shared = VlanPlan(vid, owner, own.network, own.gateway, f"kv{vid}g", spans=True)
+        for site in plan.prod:
+            plan.vlans[(site, vid)] = shared
     return plan
 
 
