@@ -18,8 +18,8 @@ from bedform.machines.processes import cmdline, is_running, kill_all, process_ne
 
 def leftovers(ns_prefix: str, if_prefix: str, uts_dir: str) -> dict[str, list]:
     """Everything on this machine named with these prefixes, by type."""
-    namespaces = sorted(n for n in _listdir(netlink.NETNS_RUN_DIR) if n.startswith(ns_prefix))
-    uts = sorted(f"{uts_dir}/{n}" for n in _listdir(uts_dir) if n.startswith(ns_prefix))
+    namespaces = sorted(n for n in listdir(netlink.NETNS_RUN_DIR) if n.startswith(ns_prefix))
+    uts = sorted(f"{uts_dir}/{n}" for n in listdir(uts_dir) if n.startswith(ns_prefix))
     root, _, _ = netlink.observe(root=True)
     assert root is not None
     links = sorted(link.name for link in root.links.values() if link.name.startswith(if_prefix))
@@ -50,7 +50,7 @@ def purge(ns_prefix: str, if_prefix: str, uts_dir: str) -> dict[str, list]:
     return found
 
 
-def _listdir(path: str) -> list[str]:
+def listdir(path: str | os.PathLike[str]) -> list[str]:
     """Entries of a directory, [] when it does not exist."""
     try:
         return os.listdir(path)

@@ -81,6 +81,9 @@ def test_nodes_follow_jobs_deployments_and_controls(box: G5kEmulator) -> None:
     node, other = job.assigned_nodes
     listed = control(box, "GET", "")
     assert sorted(h["name"] for h in listed["hosts"]) == sorted([node, other])
+    names = subprocess.run(["ip", "netns", "exec", box.box.plan.box_netns, "getent", "hosts",
+                            node], capture_output=True, text=True, timeout=10)
+    assert names.stdout.split()[:2] == [str(box.box.plan.nodes[node].prod.ip), node]
     result = ssh(box, "alice", node, "id -un; hostname; sudo-g5k id -u")
     assert result.stdout.split() == ["alice", node.split(".")[0], "0"], result.stderr
     result = ssh(box, "alice", node, "cat /etc/bedform-environment")

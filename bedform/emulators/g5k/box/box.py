@@ -29,6 +29,7 @@ from .plan import BoxPlan, NodePlan, build
 from .users import SUDO_KEY, write_shared_files
 
 BOX_ROOT = Path("/run/bedform")
+NETNS_ETC = Path("/etc/netns")  # files `ip netns exec` binds over /etc
 RECONCILE_PERIOD = 0.5
 CREATE_WORKERS = 4
 FIRST_UID = 42001
@@ -122,8 +123,11 @@ class Box:
             hosts.create_namespaces(self.plan.box_netns, "access")
             link = network.access_link(self.box_id)
             self.access = network.create_box_network(self.plan, link)
-            write_shared_files(shared, self.plan.hosts_file(self.access), user_keys,
+            hosts_text = self.plan.hosts_file(self.access)
+            write_shared_files(shared, hosts_text, user_keys,
                                first_uid=FIRST_UID, sudo_dir=self.dir / "sudo")
+            # `ip netns exec <box namespace> ssh <node>` resolves the testbed's names too
+            machines.write_file(NETNS_ETC / self.plan.box_netns / "hosts", hosts_text, 0o644)
             files = self._files(self.plan.box_netns)
             hosts.prepare_files(files, root_keys=[], environment=None)
             hosts.start_sshd(self.plan.box_netns, files, shared, addresses=[self.access])
@@ -332,8 +336,11 @@ def purge(box_id: str) -> dict[str, list]:
     with SIGKILL included)."""
     prefix = f"g5kbox-{box_id}-"
     found = machines.purge(prefix, f"gb{box_id}", hosts.UTS_DIR)
-    directory = BOX_ROOT / f"{prefix}box"
-    found["files"] = [str(directory)] if directory.exists() else []
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(directory)
+    directories = [BOX_ROOT / f"{prefix}box",
+                   *(NETNS_ETC / name for name in machines.listdir(NETNS_ETC)
+                     if name.startswith(prefix))]
+    found["files"] = [str(d) for d in directories if d.exists()]
+    for directory in directories:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(directory)
     return found
