@@ -203,9 +203,10 @@ class Testbed:
 
     # ------------------------------------------------------------------ setup
     def reset(self) -> None:
-        """Forget every job, deployment, vlan membership and fault."""
+        """Forget every job, deployment, vlan membership, fault and broken node."""
         with self.lock:
             self.sites = {}
+            self.broken = set()
             for uid, index in self.ref.index.items():
                 state = _SiteState(SitePlanner(index), self.first_job_uid)
                 for host in index.hosts:

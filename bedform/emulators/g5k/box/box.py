@@ -80,13 +80,17 @@ class Box:
         self.dir = root / f"{self.plan.ns_prefix}box"
         self.access: str | None = None
         self.nodes: dict[str, NodeHost] = {}
-        self.broken: set[str] = set()
         self.last_error: str | None = None
         self._bridges: set[str] = set()
         self._subnet_routes: dict[str, str] = {}  # subnet -> prod bridge in the box
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def broken(self) -> set[str]:
+        """Nodes broken through the controls (the testbed fails their deployments)."""
+        return self.testbed.broken
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -300,7 +304,6 @@ class Box:
         if fqdn not in self.plan.nodes:
             raise KeyError(fqdn)
         with self._lock:
-            self.broken.add(fqdn)
             self.testbed.broken.add(fqdn)
             host = self.nodes.get(fqdn)
             if host is not None:
@@ -309,7 +312,6 @@ class Box:
     def repair_node(self, fqdn: str) -> None:
         """Undo `break_node`: the node comes back on the next reconcile (re-created)."""
         with self._lock:
-            self.broken.discard(fqdn)
             self.testbed.broken.discard(fqdn)
             if fqdn in self.nodes:
                 self._remove(fqdn)
