@@ -88,6 +88,8 @@ def test_nodes_follow_jobs_deployments_and_controls(box: G5kEmulator) -> None:
     assert result.stdout.split() == ["alice", node.split(".")[0], "0"], result.stderr
     result = ssh(box, "alice", node, "cat /etc/bedform-environment")
     assert result.returncode != 0  # no deployment: the standard environment
+    result = ssh(box, "bob", node, "true", key=box.box.user_key("bob"))
+    assert result.returncode == 255, "only the job's owner logs in to its nodes"
     # An address of the job's /22 (a VM's) on one node is reached from the other one.
     subnet = site.jobs[job.uid].resources_by_type["subnets"][0]
     vm = subnet.split("/")[0].rsplit(".", 1)[0] + ".10"

@@ -41,7 +41,6 @@ class NodeSpec:
 
     job: int
     user: str
-    deploy: bool
     started: float
     deployment: str | None = None
     environment: str | None = None
@@ -175,8 +174,7 @@ class Box:
                         continue
                     for node in job.alloc.hosts:
                         if node in self.plan.nodes:
-                            out[node] = NodeSpec(job.uid, job.user, "deploy" in job.types,
-                                                 job.started_at,
+                            out[node] = NodeSpec(job.uid, job.user, job.started_at,
                                                  subnets=tuple(job.alloc.subnets))
                 for dep in site.deployments.values():
                     if dep.status != "terminated" or not dep.result:
@@ -257,7 +255,8 @@ class Box:
         else:
             keys = [(self.dir / "sudo" / f"{SUDO_KEY}.pub").read_text()]
         hosts.prepare_files(files, root_keys=keys, environment=spec.environment)
-        hosts.start_sshd(netns, files, self._shared())
+        # as OAR does, only the job's owner (and root) may log in to the node
+        hosts.start_sshd(netns, files, self._shared(), allow_users=["root", spec.user])
         if not hosts.wait_listening(netns):
             log = machines.tail(files.log)
             hosts.remove(netns, files)  # the next reconcile tries again

@@ -99,12 +99,16 @@ def prepare_files(files: HostFiles, *, root_keys: Sequence[str],
 
 
 def start_sshd(netns: str, files: HostFiles, shared: Shared, *,
-               addresses: Sequence[str] = ("0.0.0.0",)) -> None:
-    """Write the host's sshd_config and start sshd behind the host's private mounts."""
+               addresses: Sequence[str] = ("0.0.0.0",),
+               allow_users: Sequence[str] = ()) -> None:
+    """Write the host's sshd_config and start sshd behind the host's private mounts;
+    `allow_users` restricts who may log in (default: every account)."""
+    extra = ["AllowTcpForwarding yes", "PermitTTY yes"]
+    if allow_users:
+        extra.append(f"AllowUsers {' '.join(allow_users)}")
     text = machines.sshd_config(
         addresses=addresses, port=SSH_PORT, host_key=shared.host_key,
-        pid_file=files.pid_file, authorized_keys=".ssh/authorized_keys",
-        extra=["AllowTcpForwarding yes", "PermitTTY yes"])
+        pid_file=files.pid_file, authorized_keys=".ssh/authorized_keys", extra=extra)
     machines.write_file(files.config, text, 0o644)
     machines.remove_file(files.pid_file)
     prelude = [
