@@ -201,8 +201,9 @@ class Box:
                 self._reconcile(self.desired())
                 self.last_error = None
             except (machines.MachineError, OSError) as exc:
+                if str(exc) != self.last_error:  # said once, not every half second
+                    print(f"g5kbox {self.box_id}: {exc}", file=sys.stderr, flush=True)
                 self.last_error = str(exc)
-                print(f"g5kbox {self.box_id}: {exc}", file=sys.stderr, flush=True)
 
     def _reconcile(self, desired: Mapping[str, NodeSpec]) -> None:
         for fqdn in [n for n in self.nodes if n not in desired]:
