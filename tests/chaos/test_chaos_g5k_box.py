@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,11 @@ import requests
 import yaml
 
 from bedform.emulators.g5k import G5kEmulator
-from bedform.emulators.g5k.testing import g5k_box_factory, g5k_emulator_factory  # noqa: F401
+from bedform.emulators.g5k.testing import (  # noqa: F401
+    g5k_box_factory,
+    g5k_emulator_factory,
+    ssh_agent,
+)
 from tests.chaos.conftest import (
     NO_CHANGES,
     apply_until_converged,
@@ -97,19 +99,8 @@ def chaos(g5k_box_factory: Callable[..., G5kEmulator],  # noqa: F811
           tmp_path: Path) -> Iterator[BoxChaos]:
     emu = g5k_box_factory(speed=50.0, launch_seconds=5.0, deploy_seconds=40.0)
     assert emu.box is not None
-    socket_path = tmp_path / "agent.sock"
-    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not socket_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        subprocess.run(["ssh-add", "-q", str(emu.box.user_key("alice"))], check=True,
-                       timeout=10, env={**os.environ, "SSH_AUTH_SOCK": str(socket_path)})
-        yield BoxChaos(tmp_path / "stack", emu, str(socket_path))
-    finally:
-        os.kill(agent.pid, signal.SIGTERM)
-        agent.wait(timeout=5)
+    with ssh_agent([emu.box.user_key("alice")], tmp_path) as agent:
+        yield BoxChaos(tmp_path / "stack", emu, agent)
 
 
 @pytest.mark.parametrize("step", ["g5k.deployment[rennes/prod]", "g5k.dhcp[rennes]"])

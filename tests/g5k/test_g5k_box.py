@@ -8,7 +8,6 @@ import ipaddress
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +17,11 @@ from typing import Any
 import pytest
 
 from bedform.emulators.g5k import G5kEmulator
-from bedform.emulators.g5k.testing import g5k_box_factory, g5k_emulator_factory  # noqa: F401
+from bedform.emulators.g5k.testing import (  # noqa: F401
+    g5k_box_factory,
+    g5k_emulator_factory,
+    ssh_agent,
+)
 from bedform.objects import Host
 from bedform.providers.g5k import G5kTunnel
 from bedform.remote import run
@@ -41,22 +44,10 @@ def box(g5k_box_factory: Any, tmp_path: Path,  # noqa: F811
     g5k_box_emulator = g5k_box_factory(speed=SPEED, deploy_seconds=20.0)
     path = g5k_box_emulator.write_client_config(tmp_path / "g5k.yaml", "alice")
     monkeypatch.setenv("BEDFORM_G5K_CONFIG", str(path))
-    socket_path = tmp_path / "agent.sock"
-    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket_path.exists():
-                break
-            subprocess.run(["sleep", "0.01"], check=True)
-        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
-        assert g5k_box_emulator.box is not None
-        subprocess.run(["ssh-add", "-q", str(g5k_box_emulator.box.user_key("alice"))],
-                       check=True, timeout=10)
+    assert g5k_box_emulator.box is not None
+    with ssh_agent([g5k_box_emulator.box.user_key("alice")], tmp_path) as agent:
+        monkeypatch.setenv("SSH_AUTH_SOCK", agent)
         yield g5k_box_emulator
-    finally:
-        os.kill(agent.pid, signal.SIGTERM)
-        agent.wait(timeout=5)
 
 
 @pytest.fixture

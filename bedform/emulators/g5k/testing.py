@@ -14,7 +14,12 @@ Defaults are deterministic: users ``alice``/``bob`` (passwords
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,6 +83,28 @@ def g5k_box_factory(
             if any(left.values()):
                 leaks[emulator.box.box_id] = left
         assert not leaks, f"boxes left {leaks}"
+
+
+@contextlib.contextmanager
+def ssh_agent(keys: Iterable[Path], directory: Path) -> Iterator[str]:
+    """An ssh-agent (stopped on exit) holding the private `keys`, its socket in
+    `directory`; yields the value for ``SSH_AUTH_SOCK``, as a user's shell would have."""
+    socket_path = directory / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            if time.monotonic() > deadline or agent.poll() is not None:
+                raise RuntimeError(f"ssh-agent did not open {socket_path} within 10 s")
+            time.sleep(0.01)
+        for key in keys:
+            subprocess.run(["ssh-add", "-q", str(key)], check=True, timeout=10,
+                           env={**os.environ, "SSH_AUTH_SOCK": str(socket_path)})
+        yield str(socket_path)
+    finally:
+        agent.terminate()
+        agent.wait(timeout=5)
 
 
 @pytest.fixture
