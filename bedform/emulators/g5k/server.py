@@ -107,7 +107,12 @@ class G5kEmulator:
         if not self._server.running:
             if self.box is not None:
                 self.box.start()
-            self._server.start()
+            try:
+                self._server.start()
+            except BaseException:
+                if self.box is not None:
+                    self.box.stop()
+                raise
         return self
 
     def stop(self) -> None:
