@@ -116,6 +116,7 @@ class Box:
                 "the Grid'5000 box needs root (network namespaces, bridges, sshd)",
                 hint="Run it as root, e.g. `sudo bedform emulate g5k --box`.")
         purge(self.box_id)
+        self._stop.clear()
         try:
             self.dir.mkdir(parents=True, mode=0o755)
             os.chmod(self.dir, 0o755)
