@@ -517,18 +517,42 @@ def emulate() -> None:
               help="An account (repeatable; default alice:alice).")
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
               help="Where to write the python-grid5000 configuration.")
+@click.option("--launch-seconds", default=5.0, type=float, show_default=True,
+              help="Virtual seconds a job spends launching.")
+@click.option("--deploy-seconds", default=120.0, type=float, show_default=True,
+              help="Virtual seconds a deployment takes.")
+@click.option("--box", is_flag=True,
+              help="Back the nodes with real SSH hosts (network namespaces; needs root).")
+@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
+              "with the id of a killed box removes what it left.")
+@click.option("--authorized-key", "authorized_keys", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="A public key every box user accepts (repeatable), besides the key "
+                   "pair the box writes for each user.")
 @pass_options
 def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
-                users: tuple[str, ...], config_path: str | None) -> None:
+                users: tuple[str, ...], config_path: str | None, launch_seconds: float,
+                deploy_seconds: float, box: bool, box_id: str | None,
+                authorized_keys: tuple[str, ...]) -> None:
     """The Grid'5000 REST API, served on loopback until Ctrl-C."""
+    from pathlib import Path
+
     from bedform.emulators.g5k.server import run_cli
 
     for user in users:
         if ":" not in user:
             raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
+
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
-                config_path=config_path)
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
+                    config_path=config_path, launch_seconds=launch_seconds,
+                    deploy_seconds=deploy_seconds, box=box, box_id=box_id,
+                    authorized_keys=[Path(k).read_text() for k in authorized_keys])
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 def emulator_options(function: Any) -> Any:

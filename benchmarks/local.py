@@ -23,9 +23,10 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bedform import machines
 from bedform.planner.engine import Engine
 from bedform.planner.plan import Mode
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from bedform.stack import load_stack
 from bedform.state.store import State, StateStore
 from benchmarks.common import REPO, Row, cli, cli_env, print_table
@@ -47,7 +48,7 @@ def skipped(reason: str) -> list[Row]:
 def measure() -> list[Row]:
     if os.geteuid() != 0:
         return skipped("needs root (network namespaces, bridges)")
-    missing = [p for p in ("ip", "sshd", "ssh-keygen", "nsenter") if not system.which(p)]
+    missing = [p for p in ("ip", "sshd", "ssh-keygen", "nsenter") if not machines.which(p)]
     if missing:
         return skipped(f"needs {', '.join(missing)}")
     with tempfile.TemporaryDirectory() as root:
@@ -78,14 +79,14 @@ def measure() -> list[Row]:
                     in_process.append(time.perf_counter() - start)
                     assert not plan.has_changes
             destroy_time, _ = cli(config, "destroy", "--auto-approve")
-            left = system.leftovers(seed.stack_id)
+            left = cleanup.leftovers(seed.stack_id)
             if any(left.values()):
                 raise RuntimeError(f"destroy left objects behind: {left}")
         finally:
             subprocess.run([sys.executable, "-m", "bedform.cli", "-c", str(config),
                             "destroy", "--auto-approve"], cwd=REPO, capture_output=True,
                            check=False, env=cli_env())
-            system.purge(seed.stack_id)
+            cleanup.purge(seed.stack_id)
     values = [apply_time, min(plans), min(in_process), destroy_time]
     return [Row(name, target, value) for (name, target), value in zip(FIGURES, values,
                                                                         strict=True)]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what bedform needs on Debian/Ubuntu, as root: iproute2 and OpenSSH (the local
 # provider's hosts), python3-venv, then bedform itself into ./.venv.
-# Usage: bash scripts/install.sh [test]   ("test" adds pytest, hypothesis and ruff)
+# Usage: bash scripts/install.sh [test]   ("test" adds pytest, hypothesis and ruff, and
+# dnsmasq-base and isc-dhcp-client for the Grid'5000 box)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,10 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${1:-}" = "test" ]; then  # the Grid'5000 box: DHCP server per kavlan, dhclient on nodes
+  command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+  command -v dhclient >/dev/null 2>&1 || [ -x /sbin/dhclient ] || missing+=(isc-dhcp-client)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bedform needs: ${missing[*]}. Run this script as root, or: apt-get install ${missing[*]}" >&2

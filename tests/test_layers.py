@@ -93,7 +93,13 @@ def test_tasks_stay_in_the_shared_bottom_layer() -> None:
                                  "bedform.emulators", *ABOVE_THE_PLANNER))]
 
 
-def test_emulators_import_nothing_else_of_bedform() -> None:
+def test_emulators_import_only_the_machines_layer() -> None:
     modules = imported_by("bedform.emulators", walk=True)
     assert "bedform.emulators.g5k.server" in modules
-    assert [m for m in modules if not m.startswith("bedform.emulators")] == ["bedform"]
+    assert [m for m in modules
+            if not m.startswith(("bedform.emulators", "bedform.machines"))] == ["bedform"]
+
+
+def test_machines_import_nothing_else_of_bedform() -> None:
+    modules = imported_by("bedform.machines", walk=True)
+    assert [m for m in modules if not m.startswith("bedform.machines")] == ["bedform"]

@@ -124,10 +124,11 @@ class KindDriver:
         for record in records:
             self.handler(record.kind, record.address)
             by_kind.setdefault(record.kind, []).append(record)
-        view = RefreshView(snapshot=self.snapshot(records) if records else None)
-        for kind, handler in self._handlers.items():
-            if kind in by_kind:
-                view.observed.update(handler.refresh(by_kind[kind], view))
+        with client_errors():
+            view = RefreshView(snapshot=self.snapshot(records) if records else None)
+            for kind, handler in self._handlers.items():
+                if kind in by_kind:
+                    view.observed.update(handler.refresh(by_kind[kind], view))
         return view.observed
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:

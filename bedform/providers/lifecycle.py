@@ -6,7 +6,8 @@
   back while sleeping (`ctx.sleep`), Ctrl-C honoured, an injectable clock.
 - `delete_if_present`: a delete for which "already gone" is success.
 - `client_errors` / `client_error`: the one place where client library errors
-  (python-grid5000, requests, iotlabcli, openstacksdk, OS errors) become bedform errors.
+  (python-grid5000, requests, iotlabcli, openstacksdk, `bedform.machines`, OS errors)
+  become bedform errors.
 - `BlockingContext`: the context for waits outside an apply (helpers of the
   EnOSlib-style API), with the same bounded `poll`.
 """
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import attrs
 
 from bedform.errors import ApplyInterrupted, EnosError, ProviderError
+from bedform.machines.errors import MachineError
 from bedform.providers.base import ApplyContext
 
 T = TypeVar("T")
@@ -149,6 +151,8 @@ def client_error(error: BaseException) -> EnosError | None:
     anything else (a bug, which keeps its traceback under --debug)."""
     if isinstance(error, EnosError):
         return error
+    if isinstance(error, MachineError):
+        return ProviderError(error.message, hint=error.hint)
     module = type(error).__module__.split(".", 1)[0]
     name = type(error).__name__
     if module in ("requests", "urllib3") or isinstance(error, ConnectionError | TimeoutError):

@@ -14,11 +14,12 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from bedform import machines
 from bedform.cli import main
 from bedform.objects import Host, Roles
 from bedform.planner.engine import Engine
 from bedform.providers.base import DriverContext
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from bedform.stack import load_stack
 from bedform.state.store import State, StateStore
 
@@ -27,7 +28,7 @@ def _can_run() -> str:
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
     for program in ("ip", "sshd", "ssh", "ssh-keygen", "unshare", "nsenter"):
-        if not system.which(program):
+        if not machines.which(program):
             return f"needs {program} (apt-get install iproute2 openssh-server)"
     return ""
 
@@ -52,7 +53,7 @@ def new_stack(tmp_path):
     yield make
     leaks = {}
     for stack_id in made:
-        found = system.purge(stack_id)  # always clean up, then complain
+        found = cleanup.purge(stack_id)  # always clean up, then complain
         if any(found.values()):
             leaks[stack_id] = {k: v for k, v in found.items() if v}
     assert not leaks, f"objects survived the test: {leaks}"
@@ -128,7 +129,7 @@ class LocalStack:
         return self.state().resources[address].attributes[name]
 
     def leftovers(self) -> dict[str, list]:
-        return system.leftovers(self.stack_id)
+        return cleanup.leftovers(self.stack_id)
 
     def assert_matches_state(self, context: str = "") -> None:
         """Namespaces, links and processes of the stack id are exactly those of its state."""
@@ -158,7 +159,7 @@ def local_stack(tmp_path):
     yield make
     leaks = {}
     for stack in made:
-        found = system.purge(stack.stack_id)
+        found = cleanup.purge(stack.stack_id)
         if any(found.values()):
             leaks[stack.stack_id] = {k: v for k, v in found.items() if v}
     assert not leaks, f"objects survived the test: {leaks}"

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from bedform import machines
 from bedform.errors import PreflightError, ProviderError
 from bedform.objects import DefaultNetwork
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from bedform.providers.local.driver import LocalDriver
 from bedform.state.model import Status
 from tests.local.conftest import root_only
@@ -301,7 +302,7 @@ def test_destroy_kills_what_runs_inside_a_host(new_stack):
 def test_preflight_says_what_is_missing(new_stack, monkeypatch):
     drv = LocalDriver(new_stack())
     drv.preflight()
-    monkeypatch.setattr(system, "which", lambda program: None)
+    monkeypatch.setattr(machines, "which", lambda program: None)
     monkeypatch.setattr("bedform.providers.local.driver._has_net_admin", lambda: False)
     with pytest.raises(PreflightError) as info:
         drv.preflight()
@@ -331,8 +332,8 @@ def test_leak_check_finds_leftovers(new_stack):
     ctx = new_stack()
     bed, _ = up(ctx, section([{"roles": ["node"]}],
                              [{"id": "lan", "cidr": "198.18.90.0/24"}]))
-    found = system.leftovers(ctx.stack_id)
+    found = cleanup.leftovers(ctx.stack_id)
     assert len(found["namespaces"]) == 1 and len(found["uts"]) == 1
     assert len(found["links"]) == 2 and len(found["processes"]) == 1
     bed.destroy()
-    assert not any(system.leftovers(ctx.stack_id).values())
+    assert not any(cleanup.leftovers(ctx.stack_id).values())

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bedform.providers.local import netlink, system
+from bedform import machines
+from bedform.machines import netlink
+from bedform.providers.local import cleanup
 from tests.local.conftest import REPO, LocalStack, root_only
 from tests.local.support import ssh
 
@@ -43,10 +45,10 @@ def fingerprint(stack: LocalStack) -> dict[str, object]:
     out: dict[str, object] = {}
     for address, record in stack.state().resources.items():
         if record.kind == "local_host":
-            out[address] = system.ns_inode(netlink.netns_path(record.inputs["netns"]))
+            out[address] = machines.ns_inode(netlink.netns_path(record.inputs["netns"]))
         elif record.kind == "local_sshd":
             out[address] = record.attributes["pid"]
-            assert system.is_running(record.attributes["pid"])
+            assert machines.is_running(record.attributes["pid"])
         elif record.kind in ("local_veth", "local_bridge"):
             out[address] = ifindex(record.inputs["ifname"])
     assert None not in out.values(), out
@@ -264,10 +266,10 @@ def test_enoslib_style_local(tmp_path: Path) -> None:
         assert not provider.plan().has_changes
         assert provider.plan(force_deploy=True).has_changes
         provider.destroy()
-        assert not any(system.leftovers(seed.stack_id).values())
+        assert not any(cleanup.leftovers(seed.stack_id).values())
         assert not provider.is_created()
     finally:
-        assert not any(system.purge(seed.stack_id).values())
+        assert not any(cleanup.purge(seed.stack_id).values())
 
 
 # Preflight without root ------------------------------------------------------------------
@@ -287,7 +289,7 @@ def test_without_root_the_error_is_clear(local_stack, monkeypatch) -> None:
 def test_without_root_as_nobody(tmp_path: Path) -> None:
     """The same, really unprivileged: `setpriv` to nobody (when nobody can run Python
     with bedform's dependencies, i.e. not under a private /root/.pyenv)."""
-    setpriv = system.which("setpriv")
+    setpriv = machines.which("setpriv")
     drop = [setpriv or "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "HOME": "/tmp"}
     probe = subprocess.run([*drop, sys.executable, "-c", "import bedform.cli"], cwd="/",

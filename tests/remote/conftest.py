@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bedform.objects import Host
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from tests.local.conftest import REASON, LocalStack
 
 CIDR = "198.18.201.0/24"
@@ -25,5 +25,5 @@ def hosts(tmp_path_factory) -> dict[str, Host]:
         yield stack.hosts()
         stack.destroy()
     finally:
-        found = system.purge(stack.stack_id)
+        found = cleanup.purge(stack.stack_id)
         assert not any(found.values()), f"objects survived the tests: {found}"

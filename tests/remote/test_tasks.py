@@ -11,7 +11,7 @@ import pytest
 
 import bedform as en
 from bedform.objects import Host
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from tests.local.conftest import REASON, LocalStack
 
 LAN = "198.18.207.0/25"
@@ -33,7 +33,7 @@ def stack(tmp_path_factory) -> LocalStack:
         yield local
         local.destroy()
     finally:
-        found = system.purge(local.stack_id)
+        found = cleanup.purge(local.stack_id)
         assert not any(found.values()), f"objects survived the tests: {found}"
 
 

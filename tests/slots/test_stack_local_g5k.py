@@ -7,7 +7,7 @@ import yaml
 
 from bedform.planner import slots
 from bedform.providers.g5k.client import paris_to_epoch
-from bedform.providers.local import system
+from bedform.providers.local import cleanup
 from tests.local.conftest import LocalStack, root_only
 from tests.slots.conftest import g5k_section, job_posts, start_emulator
 
@@ -47,9 +47,9 @@ def test_local_and_g5k_share_one_apply(g5k_emulator_factory, tmp_path, monkeypat
         assert job_posts(emu) == []
         stack.destroy()
         assert not stack.state().resources
-        assert not any(any(v) for v in system.leftovers(stack.stack_id).values())
+        assert not any(any(v) for v in cleanup.leftovers(stack.stack_id).values())
         assert [j for s in emu.testbed.sites.values() for j in s.jobs.values()
                 if j.user == "alice" and j.state in ("waiting", "launching", "running")] == []
     finally:
-        found = system.purge(stack.stack_id)
+        found = cleanup.purge(stack.stack_id)
         assert not any(found.values()), f"objects survived the test: {found}"

@@ -11,7 +11,7 @@ import base64
 import binascii
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -60,6 +60,8 @@ class G5kApp(BaseEmulatorApp):
         self.testbed = testbed
         self.ref: ReferenceData = testbed.ref
         self.users = dict(users)
+        #: extra control endpoints: ``/_emulator/<name>/...`` -> handler(request, parts)
+        self.controls: dict[str, Callable[[Request, list[str]], Response]] = {}
 
     # ----------------------------------------------------------- emulator hooks
     def reset_state(self) -> None:
@@ -104,6 +106,8 @@ class G5kApp(BaseEmulatorApp):
             return json_response({"nodes": changed, "hard": body.get("hard", "dead")})
         if len(parts) == 3 and parts[0] == "g5k-subnets" and request.method == "GET":
             return json_response(self._g5k_subnets(parts[1], parts[2]))
+        if parts and parts[0] in self.controls:
+            return self.controls[parts[0]](request, parts[1:])
         return None
 
     def _g5k_subnets(self, site: str, uid: str) -> dict[str, Any]:

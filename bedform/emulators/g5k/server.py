@@ -14,8 +14,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from ..common import EmulatorServer, VirtualClock
+from ..common import EmulatorServer, Request, Response, VirtualClock
 from .api import G5kApp
+from .box import Box, box_control
 from .reference import ReferenceData
 from .testbed import Testbed
 
@@ -43,6 +44,12 @@ class G5kEmulator:
     ``epoch`` the initial virtual time (default: now), ``latency_ms`` a delay
     added to every API request. Jobs spend ``launch_seconds`` in ``launching``
     and deployments ``deploy_seconds`` in ``processing`` (virtual time).
+
+    ``box=True`` backs the testbed with real hosts (see ``box/``, needs root): the
+    nodes of running jobs answer SSH through an access frontend whose address the
+    client configuration publishes as ``gateway``; ``box_id`` names the box (a later
+    start with the same id purges what a killed one left), ``authorized_keys`` are
+    public keys every user accepts besides the key pair the box writes for each.
     """
 
     def __init__(
@@ -58,6 +65,9 @@ class G5kEmulator:
         first_job_uid: int = 1_000_001,
         port: int = 0,
         reference: ReferenceData | str | Path | None = None,
+        box: bool = False,
+        box_id: str | None = None,
+        authorized_keys: Iterable[str] = (),
     ) -> None:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.admins = dict(DEFAULT_ADMINS if admins is None else admins)
@@ -77,18 +87,39 @@ class G5kEmulator:
             first_job_uid=first_job_uid,
         )
         self.app = G5kApp(self.testbed, {**self.users, **self.admins}, self.clock, latency_ms)
-        self._server = EmulatorServer(self.app, "127.0.0.1", port)
+        self.box: Box | None = None
+        if box:
+            self.box = Box(self.testbed, [*self.users, *self.admins], box_id=box_id,
+                           authorized_keys=list(authorized_keys))
+            self.app.controls["box"] = functools.partial(box_control, self.box)
+        self._server = EmulatorServer(self._serve, "127.0.0.1", port)
+
+    def _serve(self, request: Request) -> Response:
+        """Answer, then (box) make the hosts match what the answer says."""
+        response = self.app(request)
+        if self.box is not None:
+            self.box.reconcile()
+        return response
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> G5kEmulator:
         """Start serving (idempotent); returns self."""
         if not self._server.running:
-            self._server.start()
+            if self.box is not None:
+                self.box.start()
+            try:
+                self._server.start()
+            except BaseException:
+                if self.box is not None:
+                    self.box.stop()
+                raise
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port, tear the box down (idempotent)."""
         self._server.stop()
+        if self.box is not None:
+            self.box.stop()
 
     def __enter__(self) -> G5kEmulator:
         return self.start()
@@ -119,13 +150,21 @@ class G5kEmulator:
 
     # ------------------------------------------------------- client config
     def client_config(self, user: str | None = None) -> dict[str, Any]:
-        """python-grid5000 constructor arguments for ``user`` (default: first user)."""
+        """python-grid5000 constructor arguments for ``user`` (default: first user), plus
+        what bedform's provider reads: the box's access frontend as ``gateway``, or
+        ``nodes_reachable: false`` without a box."""
         accounts = {**self.users, **self.admins}
         if user is None:
             user = next(iter(self.users or self.admins))
         if user not in accounts:
             raise KeyError(f"unknown emulator user {user!r}")
-        return {"uri": self.url, "username": user, "password": accounts[user], "verify_ssl": False}
+        config = {"uri": self.url, "username": user, "password": accounts[user],
+                  "verify_ssl": False}
+        if self.box is None:
+            config["nodes_reachable"] = False  # the provider records its SSH steps only
+        elif self.box.access:
+            config["gateway"] = self.box.access
+        return config
 
     def write_client_config(self, path: str | Path, user: str | None = None) -> Path:
         """Write a python-grid5000 YAML configuration (mode 0600); return its path."""
@@ -191,6 +230,11 @@ def run_cli(
     users: Mapping[str, str] | Iterable[str] | None = None,
     config_path: str | Path | None = None,
     *,
+    launch_seconds: float = 5.0,
+    deploy_seconds: float = 120.0,
+    box: bool = False,
+    box_id: str | None = None,
+    authorized_keys: Iterable[str] = (),
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
@@ -200,9 +244,13 @@ def run_cli(
     the admin account ``admin:admin`` always exists). Prints the address, writes
     a python-grid5000 configuration to ``config_path`` (default
     ``.bedform/g5k-emulator.yaml``) and tells how to point bedform at it.
+    Timings (``launch_seconds``, ``deploy_seconds``) are virtual seconds: ``speed``
+    scales them all. ``box`` backs the nodes with SSH hosts (see :class:`G5kEmulator`).
     """
     out = out or sys.stdout
-    emulator = G5kEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port)
+    emulator = G5kEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port,
+                           launch_seconds=launch_seconds, deploy_seconds=deploy_seconds,
+                           box=box, box_id=box_id, authorized_keys=authorized_keys)
     path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -219,7 +267,12 @@ def run_cli(
         )
         print(f"Grid'5000 API emulator listening on {emulator.url}", file=out)
         print(f"  accounts: {accounts}", file=out)
-        print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms", file=out)
+        print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms, job launch: "
+              f"{launch_seconds:g} s, deployment: {deploy_seconds:g} s (virtual)", file=out)
+        if emulator.box is not None:
+            print(f"  box {emulator.box.box_id}: access frontend {emulator.box.access} "
+                  f"(the configuration's gateway), users' keys in {emulator.box.key_dir}",
+                  file=out)
         print(f"  python-grid5000 configuration: {written}", file=out)
         print(f"  point bedform at it:  export BEDFORM_G5K_CONFIG={written}", file=out)
         print(

@@ -153,6 +153,7 @@ class Deployment:
     output: str | None = None
     ko_nodes: set[str] = field(default_factory=set)
     force_error: bool = False
+    public_key: str | None = None  # the key given inline (the box installs it for root)
 
 
 @dataclass
@@ -194,15 +195,18 @@ class Testbed:
         self.first_job_uid = int(first_job_uid)
         self.lock = threading.RLock()
         self.sites: dict[str, _SiteState] = {}
+        #: nodes broken on purpose (the box's controls): every deployment on them fails
+        self.broken: set[str] = set()
         self._faults: list[dict[str, Any]] = []
         self._next_fault = 1
         self.reset()
 
     # ------------------------------------------------------------------ setup
     def reset(self) -> None:
-        """Forget every job, deployment, vlan membership and fault."""
+        """Forget every job, deployment, vlan membership, fault and broken node."""
         with self.lock:
             self.sites = {}
+            self.broken = set()
             for uid, index in self.ref.index.items():
                 state = _SiteState(SitePlanner(index), self.first_job_uid)
                 for host in index.hosts:
@@ -813,6 +817,7 @@ class Testbed:
                 done_at=now + self.deploy_seconds,
                 options=options,
                 updated_at=now,
+                public_key=str(key) if key and not re.match(r"^https?://", str(key)) else None,
             )
             for fault in list(self._faults):
                 if fault["kind"] == "deploy_ko" and set(fault["nodes"]) & set(dep.nodes):
@@ -838,6 +843,7 @@ class Testbed:
             ok = (
                 node not in dep.ko_nodes
                 and node not in site.dead
+                and node not in self.broken
                 and (self.is_admin(dep.user) or (holder is not None and holder.user == dep.user))
             )
             result[node] = {

@@ -3,7 +3,7 @@
 Import them into a ``conftest.py``::
 
     from bedform.emulators.g5k.testing import (  # noqa: F401
-        g5k_client, g5k_emulator, g5k_emulator_factory,
+        g5k_box_emulator, g5k_box_factory, g5k_client, g5k_emulator, g5k_emulator_factory,
     )
 
 Defaults are deterministic: users ``alice``/``bob`` (passwords
@@ -14,7 +14,12 @@ Defaults are deterministic: users ``alice``/``bob`` (passwords
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +49,68 @@ def g5k_emulator_factory() -> Iterator[Callable[..., G5kEmulator]]:
     finally:
         for emulator in started:
             emulator.stop()
+
+
+@pytest.fixture
+def g5k_box_factory(
+    g5k_emulator_factory: Callable[..., G5kEmulator],
+) -> Iterator[Callable[..., G5kEmulator]]:
+    """A function that starts emulators whose nodes are real SSH hosts (``box=True``;
+    needs root); defaults: real-time clock, instant job launch, 1 s deployments. Teardown
+    removes every host, bridge and process of each box by its id, even when the test
+    failed, and fails if anything was left."""
+    from .box import purge
+
+    started: list[G5kEmulator] = []
+
+    def make(**kwargs: Any) -> G5kEmulator:
+        kwargs.setdefault("speed", 1.0)
+        kwargs.setdefault("epoch", None)
+        kwargs.setdefault("launch_seconds", 0.0)
+        kwargs.setdefault("deploy_seconds", 1.0)
+        emulator = G5kEmulator(**{"users": TEST_USERS, **kwargs, "box": True})
+        started.append(emulator)
+        return emulator.start()
+
+    try:
+        yield make
+    finally:
+        leaks = {}
+        for emulator in started:
+            emulator.stop()
+            assert emulator.box is not None
+            left = purge(emulator.box.box_id)
+            if any(left.values()):
+                leaks[emulator.box.box_id] = left
+        assert not leaks, f"boxes left {leaks}"
+
+
+@contextlib.contextmanager
+def ssh_agent(keys: Iterable[Path], directory: Path) -> Iterator[str]:
+    """An ssh-agent (stopped on exit) holding the private `keys`, its socket in
+    `directory`; yields the value for ``SSH_AUTH_SOCK``, as a user's shell would have."""
+    socket_path = directory / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            if time.monotonic() > deadline or agent.poll() is not None:
+                raise RuntimeError(f"ssh-agent did not open {socket_path} within 10 s")
+            time.sleep(0.01)
+        for key in keys:
+            subprocess.run(["ssh-add", "-q", str(key)], check=True, timeout=10,
+                           env={**os.environ, "SSH_AUTH_SOCK": str(socket_path)})
+        yield str(socket_path)
+    finally:
+        agent.terminate()
+        agent.wait(timeout=5)
+
+
+@pytest.fixture
+def g5k_box_emulator(g5k_box_factory: Callable[..., G5kEmulator]) -> G5kEmulator:
+    """A started box emulator with the defaults of ``g5k_box_factory``."""
+    return g5k_box_factory()
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """The python-grid5000 client bedform uses: credentials, raw calls, error mapping.
 
 Credentials come from the file named by `BEDFORM_G5K_CONFIG`, else
-`~/.python-grid5000.yaml`. A missing or broken file is a `PreflightError`, never a silent
-fall-back to anonymous access. The password is kept in memory only.
+`~/.python-grid5000.yaml`. Besides python-grid5000's settings, it may name the SSH
+`gateway` to the nodes (default access.grid5000.fr) and say `nodes_reachable: false`.
+A missing or broken file is a `PreflightError`, never a silent fall-back to anonymous
+access. The password is kept in memory only.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ def read_config() -> dict[str, Any]:
     return data
 
 
+def client_setting(name: str) -> Any:
+    """One setting of the client configuration; None when it is absent or the file is
+    missing or broken (`read_config` reports those when credentials are needed)."""
+    try:
+        return read_config().get(name)
+    except PreflightError:
+        return None
+
+
 class Api:
     """Thin wrapper over `grid5000.Grid5000` raw HTTP calls with typed errors."""
 
@@ -63,6 +74,8 @@ class Api:
 
         conf = read_config()
         self.username: str = str(conf["username"])
+        #: False when the configuration says `nodes_reachable: false` (an API without nodes)
+        self.nodes_reachable: bool = conf.get("nodes_reachable", True) is not False
         kwargs = {k: conf[k] for k in ("uri", "username", "password", "verify_ssl",
                                        "sslcert", "sslkey", "timeout") if k in conf}
         if str(kwargs.get("uri", "")).startswith("http://"):

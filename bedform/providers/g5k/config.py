@@ -43,6 +43,7 @@ import attrs
 from bedform.errors import ConfigError
 from bedform.providers.g5k import checks
 from bedform.providers.g5k.catalogue import format_walltime, walltime_seconds
+from bedform.providers.g5k.client import client_setting
 from bedform.providers.schema import validate_section
 
 __all__ = ["format_walltime", "walltime_seconds"]  # re-exported: the walltime vocabulary
@@ -269,6 +270,8 @@ class G5kConf:
     # -- checks ------------------------------------------------------------------------
     def finalize(self) -> G5kConf:
         """Normalise (types, networks, default prod networks) and validate; returns self."""
+        if self.gateway == DEFAULT_GATEWAY:  # the client configuration may name another
+            self.gateway = str(client_setting("gateway") or DEFAULT_GATEWAY)
         self.job_type = _types(self.job_type)
         for net in list(self.networks):
             if net.type in KAVLAN_TYPES and "deploy" not in self.job_type:

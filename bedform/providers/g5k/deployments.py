@@ -19,7 +19,7 @@ from bedform.providers.lifecycle import Wait, poll
 from bedform.state.model import Record, Status
 
 if TYPE_CHECKING:
-    pass
+    from bedform.providers.g5k.driver import G5kDriver  # noqa: F401 - in a string
 
 MAX_DEPLOY = 3
 DEPLOY_WAIT = 3600

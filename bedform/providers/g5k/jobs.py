@@ -33,7 +33,7 @@ from bedform.providers.lifecycle import Wait, adopt_or_create, delete_if_present
 from bedform.state.model import Record
 
 if TYPE_CHECKING:
-    pass
+    from bedform.providers.g5k.driver import G5kDriver  # noqa: F401 - in a string
 
 ACTIVE = "waiting,launching,running"
 QUEUED = ("waiting", "launching", "hold", "toLaunch", "toAckReservation")

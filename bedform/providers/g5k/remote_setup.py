@@ -13,19 +13,18 @@ in parallel, as root through the same jump hosts as the inventory.
 
 The SSH executor is `bedform.remote.run_many` unless the driver context's options hold
 `g5k_remote`: a callable `(pairs: list[(Host, command)], *, timeout) -> {alias: Result}`
-(tests record the commands sent to emulated nodes with it). Against an emulator (API on
-loopback) the commands are computed and recorded but not run: its nodes do not exist
-(`BEDFORM_G5K_REMOTE=ssh` runs them anyway, `=skip` never runs them).
+(tests record the commands sent to emulated nodes with it). The commands run whenever the
+API answers, through the configured gateway (the Grid'5000 box publishes its access
+frontend as `gateway` in the client configuration it writes); only a client configuration
+that says `nodes_reachable: false` (the API-only emulator, whose nodes do not exist) has
+them computed and recorded but not run.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from bedform.objects import Host
 from bedform.providers.base import ApplyContext, KindSpec, Ref, Resource
@@ -36,38 +35,25 @@ from bedform.providers.kinds import KindHandler
 from bedform.state.model import Record
 
 if TYPE_CHECKING:
-    pass
+    from bedform.providers.g5k.driver import G5kDriver  # noqa: F401 - in a string
 
 DHCP_TIMEOUT = 300
-REMOTE_ENV = "BEDFORM_G5K_REMOTE"
 
 Executor = Callable[..., Mapping[str, Any]]
 
 
 def executor(options: Mapping[str, Any], api: Api) -> Executor | None:
     """The SSH executor: `options["g5k_remote"]`, else `bedform.remote.run_many`; None
-    (skip) when the API is an emulator on loopback, whose nodes do not exist, unless
-    `BEDFORM_G5K_REMOTE=ssh` (a real API reached through a local tunnel).
-    `BEDFORM_G5K_REMOTE=skip` always skips."""
+    (record, do not run) when the client configuration says the nodes are not
+    reachable."""
     custom = options.get("g5k_remote")
     if custom is not None:
         return custom
-    mode = os.environ.get(REMOTE_ENV, "").strip().lower()
-    if mode == "skip" or (mode != "ssh" and _loopback(str(getattr(api.gk, "_uri", "")))):
+    if not api.nodes_reachable:
         return None
     from bedform import remote
 
     return remote.run_many
-
-
-def _loopback(uri: str) -> bool:
-    host = urlsplit(uri).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def dhcp_resource(name: str, site: str, job: str, groups: Sequence[Mapping[str, Any]],
@@ -113,7 +99,8 @@ def run_root_access(api: Api, inputs: Mapping[str, Any], options: Mapping[str, A
              for node in sorted(inputs.get("nodes") or [])]
     run = executor(options, api)
     if hosts and run is None:
-        progress(f"emulated Grid'5000 API: root access not granted on {len(hosts)} node(s)")
+        progress(f"nodes not reachable (client configuration): root access not granted on "
+                 f"{len(hosts)} node(s)")
     elif hosts:
         progress(f"granting root access on {len(hosts)} node(s)")
         run([(h, G5kHost.grant_root_access_command()) for h in hosts],
@@ -164,7 +151,8 @@ def run_dhcp(api: Api, inputs: Mapping[str, Any], options: Mapping[str, Any],
             pairs.append((g5k_host.to_enoslib(), command))
     run = executor(options, api)
     if pairs and run is None:
-        progress(f"emulated Grid'5000 API: dhcp not run on {len(pairs)} node(s)")
+        progress(f"nodes not reachable (client configuration): dhcp not run on "
+                 f"{len(pairs)} node(s)")
     elif pairs:
         progress(f"dhcp on the secondary NICs of {len(pairs)} node(s)")
         run(pairs, timeout=DHCP_TIMEOUT)

@@ -5,9 +5,9 @@
 
 On a Grid'5000 machine (local FQDN containing `grid5000.fr`) it is a no-op returning
 (address, port, None), unless `force=True`. Elsewhere it forwards 127.0.0.1:local_port
-(0: an ephemeral port) to address:port through `gateway` (default
-`access.grid5000.fr`) as `user` (default: the API user), with sshtunnel/paramiko, the
-user's agent and keys plus `keyfile`.
+(0: an ephemeral port) to address:port through `gateway` (default: the client
+configuration's `gateway`, else `access.grid5000.fr`) as `user` (default: the API
+user), with sshtunnel/paramiko, the user's agent and keys plus `keyfile`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ ACCESS = "access.grid5000.fr"
 
 class G5kTunnel:
     def __init__(self, address: str, port: int, local_port: int = 0, *,
-                 gateway: str = ACCESS, gateway_port: int = 22, user: str | None = None,
+                 gateway: str | None = None, gateway_port: int = 22, user: str | None = None,
                  keyfile: str | None = None, force: bool = False) -> None:
         self.address = address
         self.port = int(port)
         self.local_port = int(local_port)
+        if gateway is None:
+            from bedform.providers.g5k.client import client_setting
+
+            gateway = str(client_setting("gateway") or ACCESS)
         self.gateway = gateway
         self.gateway_port = int(gateway_port)
         self.user = user

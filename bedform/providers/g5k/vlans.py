@@ -19,7 +19,7 @@ from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.state.model import Record, Status
 
 if TYPE_CHECKING:
-    pass
+    from bedform.providers.g5k.driver import G5kDriver  # noqa: F401 - in a string
 
 
 class VlanPortKind(KindHandler["G5kDriver"]):

@@ -22,10 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bedform import machines as system
 from bedform.errors import PreflightError
 from bedform.providers.base import Capabilities, DriverContext, Resource
 from bedform.providers.kinds import KindDriver
-from bedform.providers.local import layout, system
+from bedform.providers.local import layout
 from bedform.providers.local.config import SCHEMA, LocalConf
 from bedform.providers.local.kinds import (
     BRIDGE,

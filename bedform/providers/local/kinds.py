@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from bedform import machines as system
 from bedform.errors import ProviderError
+from bedform.machines import netlink
+from bedform.machines.errors import MachineError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, WaitTimeout, poll
-from bedform.providers.local import netlink, system
 from bedform.state.model import Record, Status
 
 if TYPE_CHECKING:
@@ -416,7 +418,7 @@ def delete_link(ifname: str) -> bool:
         return False
     try:
         system.ip_batch([f"link del dev {ifname}"], what=f"deleting {ifname}")
-    except ProviderError:
+    except MachineError:
         if os.path.exists(f"/sys/class/net/{ifname}"):
             raise
     return True

@@ -1,0 +1,61 @@
+"""The files every box host shares: the emulated users (passwd, group, NFS-like home with
+their authorized_keys), the names of the testbed (hosts) and `sudo-g5k`.
+
+`sudo-g5k` logs in as root on the node itself with a key only the box's hosts hold
+(/etc/bedform-sudo-g5k.key, readable by the users, as the real command is open to every
+user of a job's nodes); root accepts that key on nodes of jobs without `deploy`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bedform import machines
+
+from .hosts import Shared
+
+SUDO_KEY = "sudo-g5k"
+SUDO_KEY_PATH = "/etc/bedform-sudo-g5k.key"
+SUDO_G5K = f"""#!/bin/bash
+# sudo-g5k of the Grid'5000 box: run a command (default: a login shell) as root here.
+options=(-q -i {SUDO_KEY_PATH} -o BatchMode=yes -o StrictHostKeyChecking=no
+         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
+if [ "$#" -eq 0 ]; then
+  exec ssh -t "${{options[@]}}" root@127.0.0.1
+fi
+printf -v command '%q ' "$@"
+exec ssh -T "${{options[@]}}" root@127.0.0.1 -- "$command"
+"""
+
+
+def write_shared_files(shared: Shared, hosts_text: str, user_keys: Mapping[str, Sequence[str]],
+                       *, first_uid: int, sudo_dir: Path) -> None:
+    """Write the common /etc layer, the home directories and the programs."""
+    for directory in (shared.etc, shared.home, shared.bin):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+    passwd = Path("/etc/passwd").read_text()
+    group = Path("/etc/group").read_text()
+    for index, (user, keys) in enumerate(user_keys.items()):
+        uid = first_uid + index
+        passwd += f"{user}:x:{uid}:{uid}:{user} (Grid'5000 box):/home/{user}:/bin/bash\n"
+        group += f"{user}:x:{uid}:\n"
+        home = shared.home / user
+        ssh_dir = home / ".ssh"
+        ssh_dir.mkdir(parents=True, exist_ok=True)
+        (ssh_dir / "authorized_keys").write_text("".join(f"{k}\n" for k in keys))
+        for path in (home, ssh_dir, ssh_dir / "authorized_keys"):
+            os.chown(path, uid, uid)
+        os.chmod(home, 0o700)
+    (shared.etc / "passwd").write_text(passwd)
+    (shared.etc / "group").write_text(group)
+    (shared.etc / "hosts").write_text(hosts_text)
+    (shared.etc / "resolv.conf").write_text("# Grid'5000 box: names come from /etc/hosts\n")
+    machines.ensure_keypair(sudo_dir / SUDO_KEY, "sudo-g5k@g5kbox")
+    key = shared.etc / Path(SUDO_KEY_PATH).name
+    key.write_bytes((sudo_dir / SUDO_KEY).read_bytes())
+    os.chmod(key, 0o644)  # owned by root: ssh accepts a key file another user owns
+    program = shared.bin / "sudo-g5k"
+    program.write_text(SUDO_G5K)
+    os.chmod(program, 0o755)
