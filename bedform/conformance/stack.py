@@ -105,6 +105,12 @@ class ConformanceStack:
         return running
 
     # -- views ----------------------------------------------------------------------------
+    def inventory(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """`output --format json`: host alias -> address, and role -> host aliases."""
+        document = json.loads(self.ok("output", "--format", "json").output)
+        hosts = {alias: host["address"] for alias, host in document["hosts"].items()}
+        return hosts, {role: sorted(aliases) for role, aliases in document["roles"].items()}
+
     def owned(self) -> dict[str, list[str]]:
         """Live remote objects of this stack, listed on the testbed."""
         return {key: sorted(ids) for key, ids in self.harness.owned(self).items() if ids}

@@ -71,12 +71,6 @@ def assert_destroyed(stack: ConformanceStack, context: str = "") -> None:
     assert not resources, f"{context}: records left after destroy: {sorted(resources)}"
 
 
-def _hosts(stack: ConformanceStack) -> tuple[dict[str, str], dict[str, list[str]]]:
-    document = json.loads(stack.ok("output", "--format", "json").output)
-    hosts = {alias: host["address"] for alias, host in document["hosts"].items()}
-    return hosts, {role: sorted(aliases) for role, aliases in document["roles"].items()}
-
-
 # 1. Idempotent apply -----------------------------------------------------------------
 def test_1_second_apply_changes_nothing(conformance_harness: Harness,
                                         conformance_stack: NewStack) -> None:
@@ -168,7 +162,7 @@ def test_4_growing_keeps_the_mapping(conformance_harness: Harness,
     and roles, and no object is recreated."""
     stack = conformance_stack().write("small")
     stack.apply()
-    hosts, roles = _hosts(stack)
+    hosts, roles = stack.inventory()
     before = stack.incarnations()
     stack.write("grown")
     planned = changed_addresses(stack.plan())
@@ -176,7 +170,7 @@ def test_4_growing_keeps_the_mapping(conformance_harness: Harness,
     assert {item["action"] for item in planned.values()} == {"create"}, planned
     result = stack.apply()
     assert " 0 changed, 0 destroyed." in result.output, str(result)
-    grown_hosts, grown_roles = _hosts(stack)
+    grown_hosts, grown_roles = stack.inventory()
     assert {alias: grown_hosts.get(alias) for alias in hosts} == hosts
     assert len(grown_hosts) > len(hosts), grown_hosts
     assert all(set(aliases) <= set(grown_roles.get(role, ())) for role, aliases in
