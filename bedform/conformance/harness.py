@@ -8,13 +8,14 @@ lines, see docs/conformance.md and tests/conformance/ for fake, local and g5k).
 
 from __future__ import annotations
 
+import json
 import sys
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
-import requests
 import yaml
 
 if TYPE_CHECKING:
@@ -139,14 +140,18 @@ class EmulatorControl:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}/_emulator/{path}"
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.base_url}/_emulator/{path}", data=data,
+                                         method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            text = answer.read()
+        return json.loads(text) if text else None
 
     def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, time."""
-        answer = requests.get(self._url("requests"), timeout=self.timeout)
-        answer.raise_for_status()
-        return list(answer.json()["items"])
+        return list(self._call("GET", "requests")["items"])
 
     def mutations(self) -> int:
         """How many mutating API requests the emulator has answered."""
@@ -154,5 +159,4 @@ class EmulatorControl:
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's virtual clock forward."""
-        requests.post(self._url("clock"), json={"advance": seconds},
-                      timeout=self.timeout).raise_for_status()
+        self._call("POST", "clock", {"advance": seconds})

@@ -109,6 +109,10 @@ def _interrupt_after_creating(stack: ConformanceStack, address: str) -> None:
     temporary = path.with_suffix(".conformance")
     temporary.write_text(json.dumps(document))
     temporary.replace(path)
+    seen = stack.state()["resources"]
+    assert set(seen) == set(resources) and seen[address]["status"] == "pending_create" \
+        and not seen[address]["attributes"], \
+        f"editing {path} did not take (has the state format changed?): {seen.get(address)}"
 
 
 def test_2_interrupted_create_is_adopted_not_duplicated(conformance_harness: Harness,
