@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,13 +79,15 @@ class ConformanceStack:
         """`show --json`: the state document."""
         return json.loads(self.ok("show", "--json").output)
 
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        """The CLI in a subprocess, leader of its own session (see `kill`)."""
-        return subprocess.Popen(
-            [*self.harness.cli_command(), "-c", str(self.file), *args],
-            cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.harness.environment()})
+    def spawn(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        """The CLI in a subprocess, leader of its own session (see `run_killed`), its
+        output in `log` (a file never fills up and blocks the run, a pipe may)."""
+        with open(log, "wb") as output:
+            return subprocess.Popen(
+                [*self.harness.cli_command(), "-c", str(self.file), *args],
+                cwd=self.root, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.harness.environment()})
 
     def run_killed(self, args: tuple[str, ...], progress: Callable[[], int], target: int,
                    jitter: float, timeout: float) -> bool:
@@ -92,7 +95,7 @@ class ConformanceStack:
         has moved `target` units from where it started (plus `jitter` seconds), or when
         `timeout` seconds passed; True when it was still running when killed."""
         start = progress()
-        process = self.spawn(*args)
+        process = self.spawn(*args, log=self.root / "killed-run.log")
         deadline = time.monotonic() + timeout
         while (process.poll() is None and abs(progress() - start) < target
                and time.monotonic() < deadline):
@@ -100,8 +103,9 @@ class ConformanceStack:
         time.sleep(jitter)
         running = process.poll() is None
         if running:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate(timeout=30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
         return running
 
     # -- views ----------------------------------------------------------------------------
