@@ -52,7 +52,7 @@ class FakeHarness(Harness):
         return InputChange("the image of server db", frozenset({"fake.server[db-1]"}))
 
     def adoptable(self) -> str:
-        return "fake.server[web-1]"
+        return "fake.job[batch]"
 
     def _prefix(self, stack: ConformanceStack) -> str | None:
         """The fake driver names objects `<stack id>:<address>`; the id is read from the
