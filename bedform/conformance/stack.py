@@ -40,14 +40,12 @@ class ConformanceStack:
         self.root = root
         self.name = name
         self.file = root / "bedform.yaml"
-        self.size: Size = "small"
 
     def write(self, size: Size = "small", changed: bool = False,
               slow: bool = False) -> ConformanceStack:
         """(Re)write the stack file."""
         self.file = self.harness.write_stack(self.root, self.name, size, changed=changed,
                                              slow=slow)
-        self.size = size
         return self
 
     # -- CLI ------------------------------------------------------------------------------
@@ -107,6 +105,18 @@ class ConformanceStack:
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         return running
+
+    def lock_holders(self) -> dict[int, str]:
+        """Processes with the state lock open (pid -> command line), from /proc."""
+        lock = (self.root / ".bedform" / "state.lock").resolve()
+        holders = {}
+        for entry in Path("/proc").glob("[0-9]*/fd/*"):
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(entry)) == lock:
+                    pid = int(entry.parts[2])
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    holders[pid] = command.replace(b"\0", b" ").decode(errors="replace")
+        return holders
 
     # -- views ----------------------------------------------------------------------------
     def inventory(self) -> tuple[dict[str, str], dict[str, list[str]]]:

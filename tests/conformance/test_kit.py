@@ -4,6 +4,7 @@ checks failing when a provider duplicates or leaks."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,3 +97,11 @@ def test_an_interrupted_create_leaves_no_dependent(tmp_path: Path) -> None:
     assert_converged(stack)
     stack.destroy()
     assert not harness.cleanup(stack)
+
+
+def test_lock_holders_names_the_process_holding_the_lock(fake_stack: ConformanceStack
+                                                         ) -> None:
+    assert fake_stack.lock_holders() == {}
+    with open(fake_stack.root / ".bedform" / "state.lock", "rb"):
+        holders = fake_stack.lock_holders()
+    assert list(holders) == [os.getpid()] and "pytest" in holders[os.getpid()]
