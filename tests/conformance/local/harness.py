@@ -112,7 +112,7 @@ class LocalHarness(Harness):
         resources = stack.state()["resources"]
         if how == "killed":
             os.kill(resources["here.sshd[b-1]"]["attributes"]["pid"], signal.SIGKILL)
-            return Breakage(frozenset({"here.sshd[b-1]"}), "sshd")
+            return Breakage(frozenset({"here.sshd[b-1]"}), "sshd is not running")
         netns = resources["here.host[a-1]"]["inputs"]["netns"]
         subprocess.run(["ip", "netns", "delete", netns], check=True, timeout=30)
         return Breakage(frozenset({"here.host[a-1]", "here.veth[a-1/lan]",
