@@ -10,6 +10,7 @@ from bedform.providers.base import Driver
 DRIVERS: dict[str, str] = {
     "local": "bedform.providers.local.driver:LocalDriver",
     "g5k": "bedform.providers.g5k.driver:G5kDriver",
+    "iotlab": "bedform.providers.iotlab.driver:IotlabDriver",
 }
 
 
