@@ -5,7 +5,8 @@ and sha256 content hash. A board is flashed only when that hash (or the file nam
 testbed records) changed, when `force_deploy` asks for it (the kind is a deploy kind),
 or when the experiment was re-created (its id changes, which replaces this object). A
 board answering KO fails the apply with an error naming the boards; nothing is recorded,
-so the next apply flashes the group again. Firmware has nothing to delete: the testbed
+so the next apply flashes the group again. A firmware file whose content changed since it
+was flashed is shown as drift naming the boards to flash, repaired in place. Firmware has nothing to delete: the testbed
 puts its idle firmware back when the experiment ends.
 """
 
@@ -43,15 +44,36 @@ def dependency_gone(record: Record, view: RefreshView) -> Observed | None:
     exp_address = f"{record.provider}.experiment"
     exp = view.observed.get(exp_address)
     exp_id = record.inputs.get("experiment")
-    if exp is not None and (not exp.alive or exp.attributes.get("id") != exp_id):
-        return Observed(alive=False, reason=f"its experiment {exp_address} is gone")
+    if exp is None:
+        return None
+    if not exp.alive:
+        return Observed(alive=False, reason=f"its experiment {exp_address}: "
+                                            f"{exp.reason or 'gone'}")
+    if exp.attributes.get("id") != exp_id:
+        return Observed(alive=False, reason=f"its experiment {exp_address} is another one")
     return None
+
+
+def _file_changed(record: Record) -> tuple[str, ...]:
+    """Drift when the recorded firmware file now holds something else: the plan then
+    says which boards get flashed and why."""
+    inputs = record.inputs
+    try:
+        digest = hashlib.sha256(Path(inputs["path"]).read_bytes()).hexdigest()
+    except (OSError, KeyError):
+        return ()   # a missing file is the configuration's error, reported by expand
+    if digest == inputs.get("sha256"):
+        return ()
+    boards = ", ".join(sorted(record.attributes.get("flashed", inputs.get("nodes", []))))
+    return (f"firmware {inputs.get('name')} changed (sha256 {inputs.get('sha256', '')[:12]} "
+            f"-> {digest[:12]}): flash {boards}",)
 
 
 class FirmwareKind(KindHandler["IotlabDriver"]):
     """Firmware of a board group (see the module docstring)."""
 
     spec = KindSpec("iotlab_firmware", updatable={"sha256", "name", "path"}, deploy=True,
+                    repairs_drift=True,
                     description="firmware flashed on the boards of a group")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
@@ -61,7 +83,8 @@ class FirmwareKind(KindHandler["IotlabDriver"]):
                 result[record.address] = Observed(alive=False,
                                                   reason="interrupted while flashing")
                 continue
-            result[record.address] = dependency_gone(record, view) or Observed(alive=True)
+            result[record.address] = dependency_gone(record, view) or Observed(
+                alive=True, drift=_file_changed(record))
         return result
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
