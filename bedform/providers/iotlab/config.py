@@ -65,7 +65,8 @@ _BOARDS = {"type": "object", "additionalProperties": False,
                                     "description": "The API architecture string, e.g. "
                                                    "m3:at86rf231 or a8:at86rf231."},
                           "site": {"type": "string", "pattern": r"^[a-z]+$"},
-                          "number": {"type": "integer", "minimum": 1}}}
+                          "number": {"type": "integer", "minimum": 1,
+                                     "description": "How many boards (1 or more)."}}}
 _PHYSICAL = {"type": "object", "additionalProperties": False,
              "required": ["roles", "hostname"],
              "properties": {**_MACHINE_COMMON,
@@ -78,11 +79,14 @@ _RADIO = {"type": "object", "additionalProperties": False, "required": ["mode", 
           "properties": {
               "mode": {"type": "string", "enum": ["rssi", "sniffer"]},
               "channels": {"type": "array", "minItems": 1, "uniqueItems": True,
-                           "items": {"type": "integer", "minimum": 11, "maximum": 26},
+                           "items": {"type": "integer", "minimum": 11, "maximum": 26,
+                                     "description": "An 802.15.4 channel, 11 to 26."},
                            "description": "802.15.4 channels, 11 to 26."},
-              "period": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+              "period": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535,
+                         "description": "Measure period in ms, 1 to 65535."},
               "num_per_channel": {"type": ["integer", "null"], "minimum": 0,
-                                  "maximum": 255}}}
+                                  "maximum": 255,
+                                  "description": "Measures per channel, 0 to 255."}}}
 _CONSUMPTION = {"type": "object", "additionalProperties": False,
                 "required": ["period", "average"],
                 "properties": {
