@@ -64,7 +64,7 @@ def test_changed_firmware_reflashes_only_its_group(stack):
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.output
     stack.apply()
     assert len(stack.flashes()) == 1
-    flash = [r for r in stack.emu.requests() if "/nodes/flash" in r["path"]][0]
+    flash = next(r for r in stack.emu.requests() if "/nodes/flash" in r["path"])
     assert flash["status"] == 200
     records = stack.emu.firmware()
     digest_b = stack.state().resources["iot.firmware[0]"].inputs["sha256"]

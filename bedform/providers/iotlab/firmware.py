@@ -6,8 +6,8 @@ testbed records) changed, when `force_deploy` asks for it (the kind is a deploy 
 or when the experiment was re-created (its id changes, which replaces this object). A
 board answering KO fails the apply with an error naming the boards; nothing is recorded,
 so the next apply flashes the group again. A firmware file whose content changed since it
-was flashed is shown as drift naming the boards to flash, repaired in place. Firmware has nothing to delete: the testbed
-puts its idle firmware back when the experiment ends.
+was flashed is shown as drift naming the boards to flash, repaired in place. Firmware
+has nothing to delete: the testbed puts its idle firmware back when the experiment ends.
 """
 
 from __future__ import annotations
