@@ -20,7 +20,8 @@ def test_builders_match_from_dictionary():
              .add_network(net_id="lan", roles=["lan"], net_type="prod", site="grenoble")
              .add_machine(roles=["s"], archi="m3:at86rf231", site="grenoble", number=2,
                           image="fw.elf", profile="p")
-             .add_profile(name="p", archi="m3", radio={"mode": "rssi", "channels": [11]})
+             .add_profile(name="p", archi="m3", radio={"mode": "rssi", "channels": [11],
+                                                       "period": 10})
              .finalize())
     loaded = IotlabConf.from_dictionary(built.to_dict())
     assert loaded == built
@@ -70,6 +71,15 @@ BAD = [
     ({"monitoring": {"profiles": [{"name": "p", "archi": "m3", "consumption": {
         "period": 140, "average": 4}}]}},
      "monitoring.profiles[0].consumption", "measures nothing"),
+    ({"monitoring": {"profiles": [{"name": "p", "archi": "m3", "radio": {
+        "mode": "rssi", "channels": [11, 12], "period": 10}}]}},
+     "monitoring.profiles[0].radio.num_per_channel", "several channels"),
+    ({"monitoring": {"profiles": [{"name": "p", "archi": "m3", "radio": {
+        "mode": "sniffer", "channels": [11, 12]}}]}},
+     "monitoring.profiles[0].radio.channels", "exactly one channel"),
+    ({"monitoring": {"profiles": [{"name": "p", "archi": "m3", "radio": {
+        "mode": "rssi", "channels": [11]}}]}},
+     "monitoring.profiles[0].radio.period", "needs a period"),
     ({"monitoring": {"profiles": [{"name": "p", "archi": "m3"},
                                   {"name": "p", "archi": "a8"}]}},
      "monitoring.profiles[1].name", "twice"),

@@ -169,6 +169,13 @@ class RadioConf:
         return {"mode": self.mode, "channels": list(self.channels), "period": self.period,
                 "num_per_channel": self.num_per_channel}
 
+    def api_body(self) -> dict[str, Any]:
+        """As the API stores it (rssi's count per channel defaults to 0)."""
+        body = self.to_dict()
+        if self.mode == "rssi" and body["num_per_channel"] is None:
+            body["num_per_channel"] = 0
+        return body
+
 
 @attrs.define
 class ConsumptionConf:
@@ -205,7 +212,7 @@ class ProfileConf:
     def api_body(self) -> dict[str, Any]:
         """The profile as `POST monitoring` takes it."""
         return {"profilename": self.name, "power": "dc", "nodearch": self.archi,
-                "radio": self.radio.to_dict() if self.radio else None,
+                "radio": self.radio.api_body() if self.radio else None,
                 "consumption": self.consumption.to_dict() if self.consumption else None}
 
 
@@ -388,6 +395,8 @@ class IotlabConf:
                 raise ConfigError(f"profile {name!r} is defined twice",
                                   ("monitoring", "profiles", index, "name"))
         for index, profile in enumerate(self.profiles):
+            if profile.radio is not None:
+                _check_radio(profile.radio, ("monitoring", "profiles", index, "radio"))
             consumption = profile.consumption
             if consumption and not (consumption.current or consumption.power
                                     or consumption.voltage):
@@ -462,6 +471,27 @@ class IotlabConf:
 
     def __repr__(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def _check_radio(radio: RadioConf, path: tuple[str | int, ...]) -> None:
+    """The client's rules: sniffer listens on one channel with no period; rssi needs a
+    period, and a count per channel when it hops over several channels."""
+    if radio.mode == "sniffer":
+        if len(radio.channels) != 1:
+            raise ConfigError("sniffer mode listens on exactly one channel",
+                              (*path, "channels"), hint="e.g. channels: [11]")
+        if radio.period is not None or radio.num_per_channel is not None:
+            raise ConfigError("sniffer mode takes no period nor num_per_channel", path,
+                              hint="Remove them, or use mode: rssi.")
+        return
+    if radio.period is None:
+        raise ConfigError("rssi mode needs a period", (*path, "period"),
+                          hint="e.g. period: 100 (ms, 1 to 65535)")
+    if len(radio.channels) > 1 and not radio.num_per_channel:
+        raise ConfigError("rssi over several channels needs num_per_channel",
+                          (*path, "num_per_channel"),
+                          hint="How many measures before hopping to the next channel, "
+                               "1 to 255.")
 
 
 def load(section: Mapping[str, Any]) -> IotlabConf:

@@ -82,8 +82,11 @@ class LinuxReadyKind(KindHandler["IotlabDriver"]):
         def read() -> tuple[list[str], str]:
             for board in list(pending):
                 site = board.split(".")[1]
-                probe = subprocess.run(ssh_command(frontends[site], user, board),
-                                       capture_output=True, timeout=60, check=False)
+                try:
+                    probe = subprocess.run(ssh_command(frontends[site], user, board),
+                                           capture_output=True, timeout=60, check=False)
+                except subprocess.TimeoutExpired:
+                    continue
                 if probe.returncode == 0:
                     pending.remove(board)
             return pending, "up" if not pending else "waiting"
