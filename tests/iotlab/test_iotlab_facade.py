@@ -3,6 +3,8 @@ start/stop/reset call the API, objects that round-trip, destroy."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bedform.objects import networks_from_dict, networks_to_dict, roles_from_dict, roles_to_dict
 from bedform.providers.iotlab import IotlabConf, IotlabHost, IotlabNetwork, IotlabSensor
 from bedform.providers.iotlab.provider import Iotlab
@@ -43,3 +45,25 @@ def test_init_sensors_reset_and_destroy(emu, tmp_path, monkeypatch):
     assert sum("/flash" in r["path"] for r in emu.requests()) == 0
     provider.destroy()
     assert not provider.is_created()
+
+
+def test_the_example_applies_with_generated_firmware(emu, tmp_path, monkeypatch):
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from bedform.cli import main
+
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "iotlab_firmware", repo / "examples" / "iotlab_firmware.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    monkeypatch.chdir(tmp_path)
+    generator.write("firmware/fw-a.elf", "firmware A")
+    stack = tmp_path / "bedform.yaml"
+    stack.write_text((repo / "examples" / "iotlab-m3.yaml").read_text())
+    result = CliRunner().invoke(main, ["-c", str(stack), "apply", "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert len(emu.firmware()) == 3
+    assert {r["name"] for r in emu.firmware().values()} == {"fw-a.elf"}
