@@ -19,6 +19,7 @@ from typing import Any
 
 from bedform.errors import ConfigError, ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
+from bedform.providers.iotlab.dependents import dependency_gone
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.state.model import Record, Status
 
@@ -36,22 +37,6 @@ def firmware_inputs(image: str, where: tuple[str | int, ...]) -> dict[str, Any]:
         raise ConfigError(f"firmware {image} is empty", where)
     return {"name": path.name, "path": str(path.resolve()),
             "sha256": hashlib.sha256(content).hexdigest()}
-
-
-def dependency_gone(record: Record, view: RefreshView) -> Observed | None:
-    """Gone when the experiment this record depends on is gone or another one now; None
-    when it lives (or was not refreshed)."""
-    exp_address = f"{record.provider}.experiment"
-    exp = view.observed.get(exp_address)
-    exp_id = record.inputs.get("experiment")
-    if exp is None:
-        return None
-    if not exp.alive:
-        return Observed(alive=False, reason=f"its experiment {exp_address}: "
-                                            f"{exp.reason or 'gone'}")
-    if exp.attributes.get("id") != exp_id:
-        return Observed(alive=False, reason=f"its experiment {exp_address} is another one")
-    return None
 
 
 def _file_changed(record: Record) -> tuple[str, ...]:

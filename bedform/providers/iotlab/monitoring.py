@@ -19,7 +19,7 @@ from typing import Any
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.iotlab.client import IotlabApiError
-from bedform.providers.iotlab.firmware import dependency_gone
+from bedform.providers.iotlab.dependents import follow_experiment
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import delete_if_present
 from bedform.state.model import Record, Status
@@ -107,10 +107,7 @@ class ProfileAssociationKind(KindHandler["IotlabDriver"]):
                     description="monitoring profile loaded on the boards of a group")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        return {record.address: dependency_gone(record, view) or Observed(
-                    alive=record.status != Status.PENDING_CREATE,
-                    reason="interrupted while loading the profile")
-                for record in records}
+        return follow_experiment(records, view, "interrupted while loading the profile")
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
         inputs = resource.inputs

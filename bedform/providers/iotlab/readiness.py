@@ -17,10 +17,10 @@ from typing import Any
 
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
-from bedform.providers.iotlab.firmware import dependency_gone
+from bedform.providers.iotlab.dependents import follow_experiment
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, poll
-from bedform.state.model import Record, Status
+from bedform.state.model import Record
 
 BOOT_WAIT = 300
 """How long Linux boards may take to boot (EnOSlib waits 120 s, then only logs)."""
@@ -43,10 +43,7 @@ class LinuxReadyKind(KindHandler["IotlabDriver"]):
                     description="boot wait of a group of A8/RPi boards")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        return {record.address: dependency_gone(record, view) or Observed(
-                    alive=record.status != Status.PENDING_CREATE,
-                    reason="interrupted while waiting for the boards")
-                for record in records}
+        return follow_experiment(records, view, "interrupted while waiting for the boards")
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
         inputs = resource.inputs
