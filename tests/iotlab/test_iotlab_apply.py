@@ -130,3 +130,16 @@ def test_destroy_stops_experiment_and_removes_only_its_profiles(stack):
     assert active(stack.emu) == []
     assert [p["profilename"] for p in api.get_profiles()] == ["theirs"]
     assert not stack.state().resources
+
+
+def test_physical_boards_get_their_firmware(stack):
+    boards = ["m3-7.grenoble.iot-lab.info", "m3-9.grenoble.iot-lab.info"]
+    stack.write(walltime="00:30", resources={"machines": [
+        {"roles": ["named"], "hostname": boards, "image": str(stack.fw_a)},
+        {"roles": ["linux"], "hostname": ["a8-2.grenoble.iot-lab.info"]}]})
+    stack.apply()
+    exp = stack.state().resources["iot.experiment"].attributes
+    assert exp["groups[0]"] == boards and exp["groups[1]"] == ["a8-2.grenoble.iot-lab.info"]
+    assert sorted(stack.emu.firmware()) == boards
+    roles = stack.state().outputs["roles"]
+    assert [h["address"] for h in roles["linux"]] == ["node-a8-2.grenoble.iot-lab.info"]
