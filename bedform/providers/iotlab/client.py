@@ -110,7 +110,11 @@ class Api:
         try:
             return function(self.rest, *args, **kwargs)
         except HTTPError as error:
-            raise IotlabApiError(what, error.code, _detail(error)) from None
+            failure = IotlabApiError(what, error.code, _detail(error))
+            if error.code == 401:
+                failure.hint = (f"Check the login and password in {password_file()} "
+                                "(`iotlab-auth -u LOGIN` writes them).")
+            raise failure from None
         except RuntimeError as error:   # iotlabcli wraps connection errors so
             raise ProviderError(f"cannot reach the IoT-LAB API at {self.url}: "
                                 f"{_first_line(error)}",
