@@ -68,3 +68,42 @@ def test_facade_test_slot_sees_busy_boards(emu, tmp_path, monkeypatch):
     assert not check.ok and f"{SITE}/{M3}: 0 of 2 board(s) free" in check.reason, check
     assert check.hint is not None and check.hint >= now + 3600
     assert provider.test_slot(now + 3600 + 60, now + 3600 + 60)
+
+
+def test_providers_reserve_g5k_and_iotlab_at_one_start(g5k_emulator_factory,  # noqa: F811
+                                                        iotlab_emulator_factory, tmp_path,
+                                                        monkeypatch):
+    from bedform.providers.g5k import G5kConf
+    from bedform.providers.g5k.provider import G5k
+    from bedform.providers.multi import Providers
+
+    # 60 virtual seconds per real second: a start a few minutes ahead comes in seconds
+    g5k = start_emulator(g5k_emulator_factory, tmp_path, monkeypatch, speed=60.0)
+    iot = iotlab_emulator_factory(epoch=None, speed=60.0, launch_seconds=0.0)
+    rc = iot.write_rc(tmp_path / "iotlabrc", "alice")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("IOTLAB_PASSWORD_FILE", str(rc))
+    monkeypatch.setenv("IOTLAB_API_URL", iot.url)
+    image = firmware(tmp_path / "fw.elf", "together")
+    g5k_conf = G5kConf.from_dictionary({**g5k_section(("lyon", "hercule", 1)),
+                                        "job_name": "together"})
+    iot_conf = IotlabConf.from_settings(job_name="together", walltime="01:00").add_machine(
+        roles=["sensor"], archi=M3, site=SITE, number=2, image=str(image)).finalize()
+    providers = Providers([G5k(g5k_conf, name="g5k"), Iotlab(iot_conf, name="iot")])
+    try:
+        roles, _ = providers.init(time_window=3600)
+        assert len(roles["sensor"]) == 2 and len(roles["g5k"]) == 1
+        reservation = providers.reservation
+        assert reservation is not None
+        exps = iot.app.testbed.list_experiments("alice", ["Running"], 0, 0)
+        assert len(exps) == 1                       # async_init's submission, adopted
+        exp = iot.app.testbed.experiments[exps[0]["id"]]
+        assert exp.submission.reservation == reservation
+        job = next(j for s in g5k.testbed.sites.values() for j in s.jobs.values()
+                   if j.user == "alice")
+        assert job.reservation == reservation       # one common start
+        assert len(iot.firmware()) == 2
+    finally:
+        providers.destroy()
+    assert iot.app.testbed.list_experiments("alice", ["Running", "Waiting", "toLaunch",
+                                                      "Launching"], 0, 0) == []

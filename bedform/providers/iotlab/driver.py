@@ -35,7 +35,7 @@ from bedform.providers.iotlab.config import (
     format_walltime,
     walltime_minutes,
 )
-from bedform.providers.iotlab.experiments import ExperimentKind
+from bedform.providers.iotlab.experiments import ExperimentKind, find_ours, submit
 from bedform.providers.iotlab.firmware import FirmwareKind, firmware_inputs
 from bedform.providers.iotlab.monitoring import ProfileAssociationKind, ProfileKind
 from bedform.providers.iotlab.readiness import LinuxReadyKind
@@ -175,6 +175,23 @@ class IotlabDriver(KindDriver):
                                  f"&stop={epoch_to_iso(stop)}")["items"]
             self._gantt = (start, stop, list(items))
         return availability.test_slot(conf, start, self._nodes, self._gantt[2])
+
+    # -- EnOSlib's async_init and destroy by name ----------------------------------------
+    def submit_experiment(self, conf: IotlabConf, name: str) -> int:
+        """Submit the experiment without waiting (EnOSlib's async reserve); one of ours
+        with the same name is reused. A refusal raises InvalidReservationTime with the
+        hinted (Europe/Paris, tz-aware) start."""
+        resource = next(r for r in self.expand(name, conf, {})
+                        if r.kind == "iotlab_experiment")
+        found = find_ours(self.api.active_experiments(), resource.inputs["name"])
+        return found if found is not None else submit(self.api, resource.inputs)
+
+    def stop_experiments(self, conf: IotlabConf) -> None:
+        """Stop our active experiments named like the conf's."""
+        name = self.job_name(conf)
+        for item in self.api.active_experiments():
+            if item.get("name") == name:
+                self.api.stop(int(item["id"]))
 
     # -- inventory -----------------------------------------------------------------------
     def inventory(self, name: str, conf: IotlabConf, records: Mapping[str, Record]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from bedform.errors import NegativeWalltime
 from bedform.providers.base import DriverContext, SlotCheck
-from bedform.providers.facade import Provider
+from bedform.providers.facade import Provider, _instance_name
 from bedform.providers.g5k.client import epoch_to_paris
 from bedform.providers.iotlab.config import IotlabConf, format_walltime, walltime_minutes
 from bedform.providers.iotlab.driver import IotlabDriver
@@ -63,6 +63,23 @@ class Iotlab(Provider):
     def test_slot(self, start_time: int, end_time: int) -> bool:
         """Whether enough boards are free for the walltime from `start_time`."""
         return bool(self.check_slot(start_time, end_time).ok)
+
+    def forget_availability(self) -> None:
+        """Drop the cached boards and Gantt chart (after a refusal showed them stale)."""
+        self.__dict__.pop("_slot_driver", None)
+
+    def async_init(self, force_deploy: bool = False, start_time: int | None = None,
+                   **kwargs: Any) -> None:
+        """Submit the experiment without waiting; `init` then adopts it by name. An
+        IoT-LAB refusal raises InvalidReservationTime(hint)."""
+        if start_time is not None:
+            self.set_reservation(start_time)
+        self._driver().submit_experiment(self.provider_conf, _instance_name(self.name))
+
+    def destroy(self, wait: bool = False, **kwargs: Any) -> None:
+        """Destroy what the state holds, and an experiment `async_init` submitted."""
+        super().destroy(wait, **kwargs)
+        self._driver().stop_experiments(self.provider_conf)
 
     def is_created(self) -> bool:
         """An active experiment of ours with the configuration's name (EnOSlib)."""
