@@ -76,3 +76,23 @@ def test_flash_failure_names_the_boards_and_next_apply_flashes_again(stack):
     stack.apply()
     assert len(stack.flashes()) == 1
     assert stack.emu.firmware()[board]["name"] == "fw-a.elf"
+
+
+def test_run_killed_while_flashing_flashes_again_on_the_same_experiment(stack):
+    stack.write(**section(stack.fw_a)).apply()
+    exp_id = stack.state().resources["iot.experiment"].attributes["id"]
+    # as if the run had died during the flash: the firmware record is still pending
+    path = stack.root / ".bedform" / "state.json"
+    doc = json.loads(path.read_text())
+    doc["resources"]["iot.firmware[0]"]["status"] = "pending_create"
+    doc["resources"]["iot.firmware[0]"]["attributes"] = {}
+    path.write_text(json.dumps(doc))
+    stack.emu.clear_requests()
+    plan = stack.run("plan")
+    assert "# iot.firmware[0] will be created" in plan.output, plan.output
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan.output
+    stack.apply()
+    assert len(stack.flashes()) == 1
+    assert [p for p in stack.posts() if p == "/api/experiments"] == []
+    assert stack.state().resources["iot.experiment"].attributes["id"] == exp_id
+    assert stack.state().resources["iot.firmware[0]"].status == "ready"
