@@ -223,8 +223,9 @@ class Session:
         else:
             changes = []
         if targets:
-            changes = restrict_to_targets(changes, targets)
-            notes.append("Resource targeting is in effect: the plan may be incomplete.")
+            changes, target_notes = restrict_to_targets(changes, targets,
+                                                        destroy=mode == Mode.DESTROY)
+            notes += target_notes
         kept = {c.address for c in changes if c.action in (Action.NOOP, Action.UPDATE)}
         ends = [r.expires_at for a, r in records.items()
                 if a in kept and r.expires_at is not None]

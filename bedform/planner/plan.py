@@ -114,14 +114,18 @@ def _operations(action: Action) -> tuple[str, ...]:
     }[action]
 
 
-def restrict_to_targets(changes: list[Change], targets: Iterable[str]) -> list[Change]:
-    """Keep changes of the targets and what they depend on; others become no-ops."""
+def restrict_to_targets(changes: list[Change], targets: Iterable[str], destroy: bool = False
+                        ) -> tuple[list[Change], list[str]]:
+    """Keep the changes of the targets and, to apply, what they depend on; to destroy,
+    what depends on them (as Terraform does: a target never takes its dependencies
+    down). Others become no-ops. Also returns the plan notes saying what is kept."""
     dag: Dag[str] = Dag()
     for change in changes:
         dag.add(change.address)
         for dependency in change.dependencies:
             dag.link(dependency, change.address)
     keep: set[str] = set()
+    spared: set[str] = set()
     for target in targets:
         matched = [a for a in dag if a == target or a.startswith(target + "[")
                    or a.startswith(target + ".")]
@@ -129,7 +133,18 @@ def restrict_to_targets(changes: list[Change], targets: Iterable[str]) -> list[C
             raise ConfigError(f"--target {target} matches no resource",
                               hint="`bedform state list` shows the addresses.")
         for address in matched:
-            keep |= {address, *dag.ancestors(address)}
-    return [c if c.address in keep else attrs.evolve(c, action=Action.NOOP,
-                                                      reason=Reason.UNCHANGED)
-            for c in changes]
+            if destroy:
+                keep |= {address, *dag.descendants(address)}
+                spared |= dag.ancestors(address)
+            else:
+                keep |= {address, *dag.ancestors(address)}
+    notes = ["Resource targeting is in effect: the plan may be incomplete."]
+    spared = (spared - keep) & {c.address for c in changes}
+    if spared:
+        shown = sorted(spared)
+        more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+        notes.append(f"Targeted destroy keeps what the targets depend on: "
+                     f"{', '.join(shown[:8])}{more}.")
+    return ([c if c.address in keep else attrs.evolve(c, action=Action.NOOP,
+                                                       reason=Reason.UNCHANGED)
+             for c in changes], notes)

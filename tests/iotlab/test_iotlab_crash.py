@@ -3,6 +3,7 @@ that the next apply adopts (exactly one experiment); a failed flash names the bo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from bedform.errors import StateError
 from tests.iotlab.conftest import IotlabStack, section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,11 +39,9 @@ def test_sigkill_after_submit_adopts_the_experiment(iotlab_emulator_factory, tmp
     try:
         while time.time() < deadline and exp_id is None:
             time.sleep(0.1)
-            try:
-                doc = json.loads(state_file.read_text())
-                exp_id = doc["resources"]["iot.experiment"]["attributes"].get("id")
-            except (OSError, ValueError, KeyError):
-                pass
+            # through the store: the id sits in the journal until the run folds it
+            with contextlib.suppress(OSError, ValueError, KeyError, StateError):
+                exp_id = stack.state().resources["iot.experiment"].attributes.get("id")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -73,9 +73,8 @@ def test_facade_test_slot_sees_busy_boards(emu, tmp_path, monkeypatch):
 def test_providers_reserve_g5k_and_iotlab_at_one_start(g5k_emulator_factory,  # noqa: F811
                                                         iotlab_emulator_factory, tmp_path,
                                                         monkeypatch):
-    from bedform.providers.g5k.provider import G5k
-    from bedform.providers.multi import Providers
-
+    from bedform.api.g5k import G5k
+    from bedform.api.providers import Providers
     from bedform.providers.g5k import G5kConf
 
     # 60 virtual seconds per real second: a start a few minutes ahead comes in seconds
