@@ -25,9 +25,10 @@ class Options:
     """Global options shared by every command."""
 
     def __init__(self, config: str, state: str | None, lock_timeout: float, debug: bool,
-                 colour: bool) -> None:
+                 colour: bool, adopt_state: bool = False) -> None:
         self.config = config
         self.state = state
+        self.adopt_state = adopt_state
         self.lock_timeout = lock_timeout
         self.debug = debug
         self.colour = colour
@@ -38,7 +39,7 @@ class Options:
         from bedform.stack import load_stack
 
         stack = load_stack(self.config, self.state)
-        return Engine(stack, lock_timeout=self.lock_timeout)
+        return Engine(stack, lock_timeout=self.lock_timeout, adopt_state=self.adopt_state)
 
 
 pass_options = click.make_pass_decorator(Options)
@@ -89,18 +90,21 @@ def reported(options: Options) -> Iterator[None]:
 @click.option("-c", "--config", default="bedform.yaml", show_default=True,
               envvar="BEDFORM_CONFIG", help="Stack file.")
 @click.option("--state", "state", default=None, envvar="BEDFORM_STATE",
-              help="State directory (default: .bedform beside the stack file).")
+              help="State directory (default: .bedform/<stack name> beside the stack "
+                   "file).")
+@click.option("--adopt-state", is_flag=True,
+              help="Use a state recorded for another stack name (after renaming a stack).")
 @click.option("--lock-timeout", default=0.0, type=float, show_default=True,
               help="Seconds to wait for the state lock.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option("--no-color", is_flag=True, help="Plain output.")
 @click.version_option(package_name="bedform")
 @click.pass_context
-def main(ctx: click.Context, config: str, state: str | None, lock_timeout: float,
-         debug: bool, no_color: bool) -> None:
+def main(ctx: click.Context, config: str, state: str | None, adopt_state: bool,
+         lock_timeout: float, debug: bool, no_color: bool) -> None:
     """Plan and apply experiment infrastructure on research testbeds."""
     ctx.obj = Options(config, state, lock_timeout, debug,
-                      colour=not no_color and sys.stdout.isatty())
+                      colour=not no_color and sys.stdout.isatty(), adopt_state=adopt_state)
 
 
 @main.command()

@@ -13,6 +13,8 @@ Errors name the file, the YAML path and the fix; nothing is ever written while l
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,10 +106,26 @@ def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML{where}: {problem}", file=str(path),
                           hint="Fix the YAML syntax (indentation, quotes, colons).") from None
-    default_state = path.resolve().parent / ".bedform"
-    return stack_from_dict(data, file=str(path), default_name=path.resolve().parent.name,
-                           state_dir=Path(state_dir) if state_dir else default_state,
-                           path=path)
+    path = path.resolve()
+    stack = stack_from_dict(data, file=str(path), default_name=path.parent.name,
+                            state_dir=Path(), path=path)
+    where = Path(state_dir).expanduser().resolve() if state_dir else \
+        default_state_dir(path.parent / ".bedform", stack.name)
+    return attrs.evolve(stack, state_dir=where)
+
+
+def default_state_dir(root: Path, name: str) -> Path:
+    """Where a stack's state lives by default, `root` being `.bedform` beside the stack
+    file: `root` itself for the first stack that records its state there (the layout of
+    a directory with one stack file, and of earlier versions), `root/stacks/<name>` for
+    any other stack, so stacks side by side never share a state. An unreadable state
+    file counts as this stack's: the store then reports it, naming its backups."""
+    recorded: object = ""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        recorded = json.loads((root / "state.json").read_text(encoding="utf-8")) \
+            .get("stack", "")
+    other = isinstance(recorded, str) and recorded not in ("", name)
+    return root / "stacks" / name if other else root
 
 
 class DuplicateKeyError(ValueError):

@@ -45,7 +45,7 @@ class Provider:
             provider_conf = provider_conf.finalize()
         self.provider_conf = provider_conf
         self.name = name or self.__class__.__name__
-        self._state_dir = Path(state_dir) if state_dir else None
+        self._state_dir = Path(state_dir).expanduser().resolve() if state_dir else None
         self.echo = echo or (lambda line: None)
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ from bedform.errors import (
     ConfigError,
     EnosError,
     ProviderError,
+    StateError,
 )
 from bedform.objects import Networks, Roles, networks_to_dict, roles_to_dict
 from bedform.planner import slots as slotmod
@@ -47,10 +48,12 @@ class Engine:
     """Plans and applies one stack (a `StackView`: the caller loads the stack file)."""
 
     def __init__(self, stack: StackView, *, lock_timeout: float = 0.0,
-                 driver_options: Mapping[str, Any] | None = None) -> None:
+                 driver_options: Mapping[str, Any] | None = None,
+                 adopt_state: bool = False) -> None:
         self.stack = stack
         self.store = StateStore(stack.state_dir)
         self.lock_timeout = lock_timeout
+        self.adopt_state = adopt_state
         self.driver_options = dict(driver_options or {})
 
     @contextlib.contextmanager
@@ -70,7 +73,13 @@ class Session:
         self.engine = engine
         self.stack = engine.stack
         self.state = state
-        if not state.stack:
+        if state.stack and state.stack != self.stack.name and not engine.adopt_state:
+            raise StateError(
+                f"the state in {engine.store.directory} belongs to stack {state.stack!r}, "
+                f"not to {self.stack.name!r} ({self.stack.label})",
+                hint="Give this stack its own directory with --state DIR, or, if the stack "
+                     "was renamed, pass --adopt-state to take that state over.")
+        if state.stack != self.stack.name:
             state.stack = self.stack.name
         self._drivers: dict[str, Driver] = {}
         self._observed: dict[str, Observed] = {}
