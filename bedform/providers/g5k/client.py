@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +32,11 @@ from bedform.errors import (
 
 PARIS = ZoneInfo("Europe/Paris")
 CONFIG_ENV = "BEDFORM_G5K_CONFIG"
+DEFAULT_TIMEOUT = 60
+"""Seconds one HTTP request may take (python-grid5000 has no default)."""
+RETRY_BUDGET = 60.0
+"""Seconds after which a call that keeps failing transiently is no longer retried."""
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def config_path() -> Path:
@@ -78,6 +85,9 @@ class Api:
         self.nodes_reachable: bool = conf.get("nodes_reachable", True) is not False
         kwargs = {k: conf[k] for k in ("uri", "username", "password", "verify_ssl",
                                        "sslcert", "sslkey", "timeout") if k in conf}
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        self.uri: str = str(kwargs.get("uri", "https://api.grid5000.fr/stable"))
+        self._pause = threading.Event()   # never set: an interruptible sleep
         if str(kwargs.get("uri", "")).startswith("http://"):
             # nothing to verify over plain HTTP (an emulator): python-grid5000 would log
             # "Unverified HTTPS request is being made" for verify_ssl: false
@@ -96,6 +106,24 @@ class Api:
         return self._call("delete", path, None)
 
     def _call(self, method: str, path: str, query: Any, body: Any = None) -> Any:
+        """One API call; transient failures are retried with back-off for at most
+        RETRY_BUDGET seconds: for a GET, an unreachable API, a timeout or a 502/503/504;
+        for a POST or DELETE only what proves the request was not processed (connection
+        refused, 503), so that a job is never submitted twice. (python-grid5000 itself
+        retries connections and 500/502/504 of idempotent calls a few times.)"""
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return self._call_once(method, path, query, body)
+            except (ApiError, OSError) as error:
+                waited = time.monotonic() - started
+                if not self._transient(method, error) or waited >= RETRY_BUDGET:
+                    raise self._final(method, path, error, waited) from None
+            self._pause.wait(min(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)],
+                                 max(0.0, RETRY_BUDGET - waited)))
+            attempt += 1
+
+    def _call_once(self, method: str, path: str, query: Any, body: Any) -> Any:
         from grid5000.exceptions import Grid5000Error, Grid5000ParsingError
 
         with warnings.catch_warnings():
@@ -111,6 +139,28 @@ class Api:
             except Grid5000Error as error:
                 raise ApiError(method.upper(), path, getattr(error, "response_code", None),
                                str(getattr(error, "error_message", error))) from None
+
+    @staticmethod
+    def _transient(method: str, error: BaseException) -> bool:
+        if isinstance(error, ApiError):
+            return error.status == 503 or (method == "get" and error.status in (502, 504))
+        if method == "get":
+            return True   # refused, reset, timed out: a read can be repeated
+        return "refused" in str(error).lower() or "NewConnectionError" in repr(error)
+
+    def _final(self, method: str, path: str, error: BaseException,
+               waited: float) -> ProviderError:
+        if isinstance(error, ApiError):
+            if error.status == 401:
+                error.hint = (f"The credentials come from {config_path()} (or the file "
+                              f"named by {CONFIG_ENV}): check `username` and `password`.")
+            return error
+        tried = f" (retried for {waited:.0f} s)" if waited else ""
+        return ProviderError(
+            f"the Grid'5000 API at {self.uri} is unreachable{tried}: {method.upper()} "
+            f"{path}: {type(error).__name__}",
+            hint=f"Check the network (VPN, proxy) and the `uri` in {config_path()}; the "
+                 "state is unchanged by this failure: run the command again.")
 
 
 class ApiError(ProviderError):
