@@ -77,6 +77,13 @@ def reported(options: Options) -> Iterator[None]:
         fail(text, getattr(exc, "hint", ""))
     except KeyboardInterrupt:
         fail("interrupted", "The state is consistent; run the command again to resume.")
+    except OSError as exc:   # a file of the state or of a provider: name it
+        if options.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}",
+             "Check the permissions and free space of that path; what exists is recorded "
+             "in the state. `bedform plan --no-lock` reads a state it may not write.")
     except (SystemExit, click.exceptions.Exit, click.ClickException):
         raise
     except Exception as exc:
@@ -143,17 +150,19 @@ def _plan_mode(destroy: bool, refresh_only: bool) -> Any:
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--replace", "replace", multiple=True, help="Force replacing this address.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan.")
+@click.option("--lock/--no-lock", default=True, show_default=True,
+              help="Lock the state (--no-lock: read a state directory you cannot write).")
 @pass_options
 def plan(options: Options, out: str | None, detailed_exitcode: bool, refresh_only: bool,
          destroy: bool, targets: tuple[str, ...], replace: tuple[str, ...],
-         as_json: bool) -> None:
+         as_json: bool, lock: bool) -> None:
     """Show what apply would do, without changing anything."""
     from bedform.planner.planfile import save_plan
 
     with reported(options):
         mode = _plan_mode(destroy, refresh_only)
         engine = options.engine()
-        with engine.session("plan") as session:
+        with engine.session("plan", lock=lock) as session:
             the_plan = session.plan(mode, targets=targets, replace=replace)
         _print_plan(options, the_plan, as_json)
         if out:
