@@ -27,10 +27,14 @@ def which(program: str) -> str | None:
 
 
 def run(args: Sequence[str], *, input: str | None = None, what: str = "") -> str:
-    """Run a command; MachineError with its stderr when it fails."""
+    """Run a command; MachineError with its stderr when it fails.
+
+    The command runs in a session of its own: a Ctrl-C in the terminal (SIGINT to the
+    foreground process group) reaches bedform, which stops cleanly, and not the short
+    command it is waiting for, whose failure would hide the interruption."""
     try:
         proc = subprocess.run(list(args), input=input, capture_output=True, text=True,
-                              check=False)
+                              check=False, start_new_session=True)
     except FileNotFoundError:
         raise MachineError(f"{args[0]} not found",
                            hint="Install it: apt-get install iproute2 openssh-server") from None

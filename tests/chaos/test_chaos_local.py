@@ -113,3 +113,25 @@ def test_concurrent_applies_one_fails_fast_naming_the_holder(local_stack) -> Non
     assert fast < 5
     assert_converged(stack, "local concurrent applies")
     destroy(stack, "local concurrent applies")
+
+
+def test_ctrl_c_to_the_process_group_is_an_interruption(local_stack) -> None:
+    """A terminal's Ctrl-C reaches the whole foreground group (issue 17, item 6): the
+    commands bedform runs (ip, sshd) live in sessions of their own, so the run reports
+    an interruption, not their failures, and says what to run next."""
+    stack = local_stack("group-sigint").write(
+        [{"roles": ["node"], "number": 6}], [{"id": "lan", "cidr": "198.18.144.0/24"}])
+    proc = spawn(stack.file, "apply", "--auto-approve")
+    lines = wait_for_line(proc, "Creating...")
+    os.killpg(proc.pid, signal.SIGINT)            # what the terminal does
+    out, _ = proc.communicate(timeout=60)
+    text = "".join(lines) + out
+    if proc.returncode == 0:                      # it finished before the signal landed
+        assert "Apply complete!" in text
+    else:
+        assert proc.returncode == 1, text
+        assert "apply interrupted" in text and "bedform apply" in text, text
+        assert "failed:" not in text and "internal error" not in text, text
+    apply_until_converged(stack.file, "local after a group Ctrl-C", attempts=1)
+    assert_converged(stack, "local after a group Ctrl-C")
+    destroy(stack, "local after a group Ctrl-C")
