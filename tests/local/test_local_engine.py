@@ -212,7 +212,10 @@ def test_drift_is_reported_and_repaired(local_stack) -> None:
     stack.assert_matches_state()
     after = fingerprint(stack)
     assert all(after[a] == before[a] for a in before if "node-4" in a)
+    stack_id = stack.state().stack_id
     stack.destroy()
+    # nothing left, the UTS mount of the host deleted outside included (issue 17, 5b)
+    assert not any(cleanup.leftovers(stack_id).values()), cleanup.leftovers(stack_id)
 
 
 # 7. Destroy is complete and scoped ---------------------------------------------------

@@ -209,6 +209,9 @@ class HostKind(LocalKind):
         netns, uts, hostname = info["netns"], info["uts"], info["hostname"]
         ns = nets.get(netns)
         if netlink.netns_path(netns) not in mounts or ns is None:
+            if uts in mounts:   # what is left (the UTS mount) goes with a replacement
+                return Observed(alive=True, drift=(
+                    f"namespace {netns} was deleted outside bedform",))
             return Observed(alive=False, reason=f"namespace {netns} is gone")
         drift = []
         if uts not in mounts:
