@@ -12,7 +12,9 @@ planner; nothing below it imports it.
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +26,48 @@ from bedform.planner.plan import Mode, Plan
 from bedform.planner.render import human_event, render_plan
 from bedform.providers import driver_class
 from bedform.stack import ProviderSection, Stack
+
+PROGRESS = logging.getLogger("bedform.progress")
+
+
+def log_progress(line: str) -> None:
+    """The default `echo`: plan and progress lines as INFO records of the
+    `bedform.progress` logger. When the script configured no logging at all, they go to
+    standard error (as the CLI shows them); configured logging takes them as it is set."""
+    if not logging.getLogger().handlers and not PROGRESS.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        PROGRESS.addHandler(handler)
+        PROGRESS.setLevel(logging.INFO)
+        PROGRESS.propagate = False
+    PROGRESS.info(line)
+
+
+_HOLDING: dict[Path, str] = {}
+"""What each provider initialised by this process holds, by state directory."""
+
+
+def _remind_on_crash(provider: Provider, count: int, reservations: list[str]) -> None:
+    """After `init()`: should the script die on an uncaught exception, say what is still
+    reserved and how to release it, instead of leaving it running silently."""
+    held = f"reservations {', '.join(reservations)}" if reservations else "no reservation"
+    _HOLDING[provider.state_dir] = (
+        f"{provider.name} ({provider.type_name}) still holds {count} resource(s), "
+        f"{held}, recorded in {provider.state_dir}")
+    if getattr(sys.excepthook, "bedform_reminder", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+        previous(kind, value, trace)
+        for line in _HOLDING.values():
+            sys.stderr.write(
+                f"\nbedform: {line}. They keep running until released: call `destroy()` "
+                "on the provider (or run the script again: `init()` reloads them, it "
+                "never resubmits).\n")
+
+    hook.bedform_reminder = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def _instance_name(name: str) -> str:
@@ -46,7 +90,7 @@ class Provider:
         self.provider_conf = provider_conf
         self.name = name or self.__class__.__name__
         self._state_dir = Path(state_dir).expanduser().resolve() if state_dir else None
-        self.echo = echo or (lambda line: None)
+        self.echo = echo or log_progress
 
     def __str__(self) -> str:
         return self.name
@@ -108,6 +152,10 @@ class Provider:
             if the_plan.has_changes:
                 self.echo(render_plan(the_plan))
             session.apply(the_plan, events=lambda event: self.echo(human_event(event)))
+            kinds = session.kinds()
+            held = sorted(a for a, r in session.state.resources.items()
+                          if r.kind in kinds and kinds[r.kind].expires)
+            _remind_on_crash(self, len(session.state.resources), held)
             return session.inventory()
 
     def async_init(self, **kwargs: Any) -> None:
@@ -130,6 +178,7 @@ class Provider:
         with engine.session("destroy") as session:
             session.apply(session.plan(Mode.DESTROY),
                           events=lambda event: self.echo(human_event(event)))
+        _HOLDING.pop(self.state_dir, None)
 
     @property
     def reserves(self) -> bool:

@@ -63,3 +63,42 @@ def test_firewall_with_kavlan_names(stack, monkeypatch):
         posts = [r for r in stack.emu.requests() if r["method"] == "POST"]
         assert len(posts) == 1 and "/firewall/" in posts[0]["path"]
     assert [r for r in stack.emu.requests() if r["method"] == "DELETE"]
+
+
+SCRIPT = """
+from bedform import G5k, G5kConf
+conf = (G5kConf.from_settings(job_name="crashy", walltime="01:00:00", key={key!r})
+        .add_machine(roles=["server"], cluster="parasilo", site="rennes", nodes=1)
+        .finalize())
+roles, networks = G5k(conf).init()
+print("reserved", len(roles["server"]))
+roles["server"][0].filter_addresses_typo()      # the tutorial's bug
+"""
+
+
+def test_a_script_dying_after_init_says_what_is_still_reserved(emu, tmp_path, monkeypatch):
+    """Issue 17, items 12 and 13: progress lines during init() without any logging set
+    up, and a script that dies afterwards says what it leaves reserved and how to free
+    it."""
+    import os
+    import subprocess
+    import sys
+
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAA x\n")
+    script = tmp_path / "tutorial.py"
+    script.write_text(SCRIPT.format(key=str(key)))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 1 and "reserved 1" in proc.stdout, proc.stderr
+    assert "g5k.job[rennes]: Creation complete" in proc.stderr        # progress shown
+    assert "AttributeError" in proc.stderr                           # the real error first
+    assert "still holds" in proc.stderr and "reservations g5k.job[rennes]" in proc.stderr
+    assert "destroy()" in proc.stderr
+    assert not [r for r in emu.requests() if r["method"] == "DELETE"]   # still reserved
+    monkeypatch.chdir(tmp_path)
+    conf = (G5kConf.from_settings(job_name="crashy", walltime="01:00:00", key=str(key))
+            .add_machine(roles=["server"], cluster="parasilo", site="rennes", nodes=1)
+            .finalize())
+    G5k(conf).destroy()                                               # what it advised
+    assert [r for r in emu.requests() if r["method"] == "DELETE"]
