@@ -427,18 +427,26 @@ def import_(options: Options, address: str, remote_id: str) -> None:
 @click.option("--destroy", is_flag=True, help="The graph of a destroy.")
 @pass_options
 def graph(options: Options, destroy: bool) -> None:
-    """Print the plan's operation graph in DOT."""
+    """Print the plan's operation graph in DOT (the stack's graph when nothing changes)."""
     with reported(options):
         engine = options.engine()
         with engine.session("graph") as session:
             the_plan = session.plan(_plan_mode(destroy, False))
         click.echo("digraph bedform {")
         click.echo("  rankdir = LR;")
-        dag = the_plan.graph()
-        for operation, address in sorted(dag.nodes):
-            click.echo(f'  "{operation} {address}";')
-        for (op1, a1), (op2, a2) in sorted(dag.edges):
-            click.echo(f'  "{op1} {a1}" -> "{op2} {a2}";')
+        if the_plan.has_changes:
+            dag = the_plan.graph()
+            for operation, address in sorted(dag.nodes):
+                click.echo(f'  "{operation} {address}";')
+            for (op1, a1), (op2, a2) in sorted(dag.edges):
+                click.echo(f'  "{op1} {a1}" -> "{op2} {a2}";')
+        else:   # nothing to do: the stack's own dependency graph
+            resources = the_plan.desired.resources
+            for address in sorted(resources):
+                click.echo(f'  "{address}";')
+            for address, resource in sorted(resources.items()):
+                for dependency in resource.dependencies():
+                    click.echo(f'  "{dependency}" -> "{address}";')
         click.echo("}")
 
 

@@ -75,7 +75,9 @@ class Change:
     @property
     def why(self) -> str:
         """The reason in words, with its detail."""
-        return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
+        if not self.detail or self.detail.startswith(self.reason.value):
+            return self.detail or self.reason.value
+        return f"{self.reason.value}: {self.detail}"
 
 
 @attrs.frozen

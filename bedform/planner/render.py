@@ -38,7 +38,7 @@ _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "ma
 _HEADINGS = {
     Action.CREATE: "will be created", Action.UPDATE: "will be updated in-place",
     Action.REPLACE: "must be replaced", Action.DELETE: "will be destroyed",
-    Action.FORGET: "will be forgotten (already gone)",
+    Action.FORGET: "will be forgotten",
 }
 _ACTIONS_JSON = {Action.CREATE: ["create"], Action.UPDATE: ["update"],
                  Action.REPLACE: ["delete", "create"], Action.DELETE: ["delete"],
@@ -46,11 +46,14 @@ _ACTIONS_JSON = {Action.CREATE: ["create"], Action.UPDATE: ["update"],
 
 
 def format_value(value: Any, limit: int = 100) -> str:
-    """A value as it appears in a plan line."""
+    """A value as it appears in a plan line: a string whole (an OAR resource request is
+    read to the end), a structure cut at `limit` characters."""
     if value is UNKNOWN:
         return "(known after apply)"
     text = json.dumps(_jsonable(value), sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if isinstance(value, str) or len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +111,8 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
 
 def _render_change(change: Change, style: Callable[..., str]) -> list[str]:
     heading = _HEADINGS[change.action]
+    if change.action == Action.CREATE and change.adopt is not None:
+        heading = "will be adopted (an interrupted run created it)"
     lines = [style(f"  # {change.address} {heading}", bold=True) + f" (reason: {change.why})"]
     symbol = style(f"{change.action.symbol:>3}", fg=_COLOURS[change.action])
     lines.append(f"{symbol} {change.kind} \"{change.address}\" {{")

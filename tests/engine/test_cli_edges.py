@@ -96,3 +96,31 @@ def test_help_documents_parallelism_and_import_ids(stack: FakeStack) -> None:
         assert "At most this many operations at once" in stack.run(command, "--help").output
     text = stack.run("import", "--help").output
     assert "g5k_job" in text and "OAR job id" in text and "local_host" in text
+
+
+def test_graph_shows_the_stack_when_nothing_changes(stack: FakeStack) -> None:
+    stack.write(networks=[{"name": "lan", "cidr": "10.0.0.0/24"}],
+                servers=[{"name": "web", "count": 1, "network": "lan"}]).apply()
+    result = stack.run("graph")
+    assert result.exit_code == 0, result.output
+    assert '"fake.network[lan]" -> "fake.server[web-1]";' in result.output
+
+
+def test_long_strings_are_shown_whole_in_the_plan(stack: FakeStack) -> None:
+    image = "debian-" + "x" * 150 + "-end"
+    stack.write(servers=[{"name": "web", "count": 1, "image": image}])
+    assert image in stack.run("plan").output
+
+
+def test_plan_wording_never_repeats_itself(stack: FakeStack) -> None:
+    """Issue 17, item 10: no "deleted outside: deleted outside", no "(already gone)
+    (reason: already gone)"."""
+    stack.write(servers=[{"name": "web", "count": 2}]).apply()
+    with stack.cloud.open() as data:
+        data["objects"] = {k: o for k, o in data["objects"].items()
+                           if not o["name"].endswith("fake.server[web-1]")}
+    plan = stack.run("plan").output
+    assert "(reason: deleted outside)" in plan and "deleted outside: deleted" not in plan
+    destroy = stack.run("plan", "--destroy").output
+    assert "will be forgotten (reason: already gone)" in destroy
+    assert "(already gone) (reason" not in destroy

@@ -173,7 +173,7 @@ def test_expired_job_is_recreated_with_its_dependents(stack: FakeStack) -> None:
     plan = stack.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.output
     assert "# fake.job[batch] has been deleted (expired at" in plan.output
-    assert "# fake.job[batch] will be created (reason: expired: expired at" in plan.output
+    assert "# fake.job[batch] will be created (reason: expired at" in plan.output
     assert "# fake.server[node-1] must be replaced" in plan.output
     assert "fake.server[other-1]" not in plan.output
     assert "Plan: 3 to add, 0 to change, 2 to destroy." in plan.output
@@ -225,6 +225,6 @@ def test_destroy_counts_already_gone_as_done(stack: FakeStack) -> None:
                            if not o["name"].endswith("fake.server[db-1]")}
     result = stack.run("destroy", "--auto-approve")
     assert result.exit_code == 0
-    assert "fake.server[db-1] will be forgotten (already gone)" in result.output
+    assert "fake.server[db-1] will be forgotten (reason: already gone)" in result.output
     assert stack.state().resources == {}
     assert Cloud(stack.cloud.path).live() == []

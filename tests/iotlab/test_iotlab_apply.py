@@ -88,7 +88,7 @@ def test_expiry_recreates_experiment_and_reflashes(stack):
     stack.emu.advance(3601)
     plan = stack.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.output
-    assert "# iot.experiment will be created (reason: expired: expired at" in plan.output, \
+    assert "# iot.experiment will be created (reason: expired at" in plan.output, \
         plan.output
     for dependent in ("iot.firmware[0]", "iot.profile_association[0]", "iot.boot[1]"):
         assert f"# {dependent} will be created (reason: expired: its experiment " \
