@@ -13,15 +13,19 @@ Errors name the file, the YAML path and the fix; nothing is ever written while l
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from bedform.errors import ConfigError
 from bedform.providers import driver_class
+
+if TYPE_CHECKING:
+    from bedform.providers.base import Driver
 
 DEFAULT_FILE = "bedform.yaml"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -56,7 +60,7 @@ class ProviderSection:
     conf: Any
 
     @property
-    def driver_class(self) -> type:
+    def driver_class(self) -> builtins.type[Driver]:  # `type` here is the field above
         """The driver class serving this provider type."""
         return driver_class(self.type)
 
