@@ -46,7 +46,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSet
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from bedform.values import DESCEND, walk
 
@@ -80,6 +80,7 @@ _IP_INTERFACE_TYPES = (ipaddress.IPv4Interface, ipaddress.IPv6Interface)
 
 _T = TypeVar("_T")
 _C = TypeVar("_C", bound=type)
+_S = TypeVar("_S", bound="Serializable")
 
 # --------------------------------------------------------------------------- helpers
 
@@ -196,7 +197,7 @@ _REGISTRY: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
 
 
-def _register(cls: type, name: str | None) -> type:
+def _register(cls: _C, name: str | None) -> _C:
     name = name or cls.__qualname__
     previous = _REGISTRY.get(name)
     if previous is not None and previous is not cls:
@@ -265,7 +266,7 @@ def _type_name(cls: type) -> str:
     return name
 
 
-def _resolve_type(data: Mapping[str, Any], base: type) -> type:
+def _resolve_type(data: Mapping[str, Any], base: type[_T]) -> type[_T]:
     if not isinstance(data, Mapping):
         raise TypeError(f"expected a dict describing a {base.__name__}, got {data!r}")
     name = data.get("type")
@@ -311,7 +312,7 @@ class Serializable:
         return out
 
     @classmethod
-    def from_dict(cls: type[_T], data: Mapping[str, Any]) -> _T:
+    def from_dict(cls: type[_S], data: Mapping[str, Any]) -> _S:
         """Rebuild an object; the `type` key picks the registered subclass."""
         klass = _resolve_type(data, cls)
         fields = {key: value for key, value in data.items() if key != "type"}
@@ -329,7 +330,7 @@ class Serializable:
         return klass.from_fields(kwargs)
 
     @classmethod
-    def from_fields(cls: type[_T], fields: dict[str, Any]) -> _T:
+    def from_fields(cls: type[_S], fields: dict[str, Any]) -> _S:
         """Build an instance from the `dict_fields` values read (default: `cls(**fields)`)."""
         return cls(**fields)
 
@@ -594,7 +595,8 @@ class DefaultNetwork(Network):
     Pools are start-inclusive, end-EXCLUSIVE.
     """
 
-    extra_dict_fields = ("gateway", "dns", "ip_start", "ip_end", "mac_start", "mac_end")
+    extra_dict_fields: ClassVar[tuple[str, ...]] = (
+        "gateway", "dns", "ip_start", "ip_end", "mac_start", "mac_end")
 
     def __init__(
         self,
@@ -795,7 +797,7 @@ class RolesDict(dict):
     def __setitem__(self, key: Any, value: Any) -> None:
         super().__setitem__(key, self._wrap(value))
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         if len(args) > 1:
             raise TypeError(f"update expected at most 1 argument, got {len(args)}")
         if args:
@@ -806,18 +808,18 @@ class RolesDict(dict):
         for key, value in kwargs.items():
             self[key] = value
 
-    def setdefault(self, key: Any, default: Any = None) -> ResourcesSet:  # type: ignore[override]
+    def setdefault(self, key: Any, default: Any = None) -> ResourcesSet:
         if key in self:
             return self[key]
         value = self._wrap(() if default is None else default)
         super().__setitem__(key, value)
         return value
 
-    def copy(self) -> RolesDict:  # type: ignore[override]
+    def copy(self) -> Self:
         return type(self)({key: value.copy() for key, value in self.items()})
 
     @classmethod
-    def fromkeys(cls, keys: Iterable[Any], value: Iterable[Any] | None = None) -> RolesDict:  # type: ignore[override]
+    def fromkeys(cls, keys: Iterable[Any], value: Iterable[Any] | None = None) -> Self:  # type: ignore[override]
         return cls({key: cls.inner(value or ()) for key in keys})
 
     def add_one(self, elem: Any, keys: str | Iterable[Any]) -> None:
@@ -834,7 +836,7 @@ class RolesDict(dict):
             result.extend(value)
         return result
 
-    def __add__(self, other: Mapping[Any, Iterable[Any]]) -> RolesDict:
+    def __add__(self, other: Mapping[Any, Iterable[Any]]) -> Self:
         if not isinstance(other, Mapping):
             return NotImplemented
         result = self.copy()
@@ -842,7 +844,7 @@ class RolesDict(dict):
             super(RolesDict, result).__setitem__(key, result[key] + value)
         return result
 
-    def __iadd__(self, other: Mapping[Any, Iterable[Any]]) -> RolesDict:
+    def __iadd__(self, other: Mapping[Any, Iterable[Any]]) -> Self:
         if not isinstance(other, Mapping):
             return NotImplemented
         for key, value in other.items():
@@ -852,21 +854,21 @@ class RolesDict(dict):
                 super().__setitem__(key, self.inner(value))
         return self
 
-    def __or__(self, other: Any) -> RolesDict:
+    def __or__(self, other: Any) -> Self:
         if not isinstance(other, Mapping):
             return NotImplemented
         result = self.copy()
         result.update(other)
         return result
 
-    def __ror__(self, other: Any) -> RolesDict:
+    def __ror__(self, other: Any) -> Self:
         if not isinstance(other, Mapping):
             return NotImplemented
         result = type(self)(other)
         result.update(self)
         return result
 
-    def __ior__(self, other: Any) -> RolesDict:  # type: ignore[override]
+    def __ior__(self, other: Any) -> Self:
         self.update(other)
         return self
 
@@ -920,7 +922,8 @@ def _member_to_dict(member: Any) -> dict[str, Any]:
 
 
 def _member_from_dict(data: Mapping[str, Any]) -> Any:
-    klass = _resolve_type(data, object) if "type" in data else Host
+    # a registered member class is any class with from_dict, not only a Serializable
+    klass: Any = _resolve_type(data, object) if "type" in data else Host
     if issubclass(klass, Network):
         raise ValueError(f"object type {data['type']!r} is a network, not a role member")
     if issubclass(klass, Serializable):

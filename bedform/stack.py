@@ -13,17 +13,21 @@ Errors name the file, the YAML path and the fix; nothing is ever written while l
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from bedform.errors import ConfigError
 from bedform.providers import driver_class
+
+if TYPE_CHECKING:
+    from bedform.providers.base import Driver
 
 DEFAULT_FILE = "bedform.yaml"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -58,7 +62,7 @@ class ProviderSection:
     conf: Any
 
     @property
-    def driver_class(self) -> type:
+    def driver_class(self) -> builtins.type[Driver]:  # `type` here is the field above
         """The driver class serving this provider type."""
         return driver_class(self.type)
 
@@ -109,9 +113,9 @@ def load_stack(path: str | Path, state_dir: str | Path | None = None) -> Stack:
     path = path.resolve()
     stack = stack_from_dict(data, file=str(path), default_name=path.parent.name,
                             state_dir=Path(), path=path)
-    where = Path(state_dir).expanduser().resolve() if state_dir else \
+    resolved = Path(state_dir).expanduser().resolve() if state_dir else \
         default_state_dir(path.parent / ".bedform", stack.name)
-    return attrs.evolve(stack, state_dir=where)
+    return attrs.evolve(stack, state_dir=resolved)
 
 
 def default_state_dir(root: Path, name: str) -> Path:

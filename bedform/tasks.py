@@ -94,7 +94,7 @@ class CommandResult:
         return all(getattr(self, key) == value for key, value in kwargs.items())
 
     def to_dict(self, include_payload: bool = False) -> dict[str, Any]:
-        out = {"host": self.host, "task": self.task, "status": self.status,
+        out: dict[str, Any] = {"host": self.host, "task": self.task, "status": self.status,
                "stdout": self.stdout, "stderr": self.stderr, "rc": self.rc}
         if include_payload:
             out["payload"] = copy.deepcopy(self.payload)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bedform needs on Debian/Ubuntu, as root: iproute2 and OpenSSH (the local
 # provider's hosts), python3-venv, then bedform itself into ./.venv.
-# Usage: bash scripts/install.sh [test]   ("test" adds pytest, hypothesis and ruff, and
+# Usage: bash scripts/install.sh [test]   ("test" adds pytest, hypothesis, ruff and mypy, and
 # dnsmasq-base and isc-dhcp-client for the Grid'5000 box)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,7 +18,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 import attrs
 
@@ -215,6 +215,17 @@ def netns_path(name: str) -> str:
 
 
 Observation = tuple[Snapshot | None, dict[str, Snapshot | None], dict[str, str | None]]
+RootObservation = tuple[Snapshot, dict[str, Snapshot | None], dict[str, str | None]]
+
+
+@overload
+def observe(names: Iterable[str] = (), uts_paths: Iterable[str] = (), *,
+            root: Literal[True], listening: bool = False) -> RootObservation: ...
+
+
+@overload
+def observe(names: Iterable[str] = (), uts_paths: Iterable[str] = (), *, root: bool = False,
+            listening: bool = False) -> Observation: ...
 
 
 def observe(names: Iterable[str] = (), uts_paths: Iterable[str] = (), *, root: bool = False,

@@ -126,6 +126,7 @@ class Executor:
         finished: queue.Queue[tuple[tuple[str, str], BaseException | None]] = queue.Queue()
         running: dict[tuple[str, str], float] = {}
         last_tick = time.monotonic()
+        node: tuple[str, str] | None
         while walk or running:
             while walk and not self.stop_event.is_set():
                 node = walk.next()

@@ -188,7 +188,7 @@ def destroy_changes(records: Mapping[str, Record],
 def _diff_one(resource: Resource, after: dict[str, Any], record: Record | None,
               seen: Observed | None, spec: KindSpec, requested: bool,
               recreated: set[str], now: float) -> Change:
-    base = {"address": resource.address, "kind": resource.kind,
+    base: dict[str, Any] = {"address": resource.address, "kind": resource.kind,
             "provider": resource.provider, "after": after,
             "dependencies": resource.dependencies()}
     if record is None:

@@ -10,12 +10,21 @@ reverse, so a destroy removes dependents first) and, through `ancestors`, finds 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator
+from typing import Any, Generic, Protocol, TypeVar
 
 import networkx as nx
 
-N = TypeVar("N", bound=Hashable)
+
+class OrderedNode(Protocol):
+    """What a node must be: hashable (a graph key) and ordered (smallest ready first)."""
+
+    def __hash__(self) -> int: ...
+
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+N = TypeVar("N", bound=OrderedNode)
 
 
 class Dag(Generic[N]):

@@ -305,14 +305,14 @@ def slot_step(participants: Sequence[Participant], start: float | None = None,
     plan.unchecked = list(result.unchecked)
     begin, offset = bounds(result.start)
     plan.start = begin
-    for name, (driver, conf) in searched.items():
-        walltime = driver.walltime(conf) + offset
+    for name, (reserving, conf) in searched.items():
+        walltime = reserving.walltime(conf) + offset
         if walltime <= 0:
             raise NoSlotError(f"{name}: starting at {fmt_utc(begin)} to keep the common "
                               "end leaves no walltime")
         plan.walltimes[name] = walltime
         plan.offsets[name] = offset
-        plan.overrides[name] = driver.with_reservation(conf, begin, offset)
+        plan.overrides[name] = reserving.with_reservation(conf, begin, offset)
     return plan
 
 

@@ -9,7 +9,7 @@ arguments: resolved inputs, the `Record` of what was applied before, and an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -20,6 +20,16 @@ from bedform.values import DESCEND, walk
 
 if TYPE_CHECKING:
     from bedform.objects import Networks, Roles
+
+
+def str_tuple(items: Iterable[str]) -> tuple[str, ...]:
+    """attrs converter: any iterable of names → a tuple (typed, unlike bare `tuple`)."""
+    return tuple(items)
+
+
+def str_set(items: Iterable[str]) -> frozenset[str]:
+    """attrs converter: any iterable of names → a frozenset (typed, unlike `frozenset`)."""
+    return frozenset(items)
 
 
 @attrs.frozen
@@ -63,7 +73,7 @@ class Resource:
     address: str
     kind: str
     inputs: Mapping[str, Any] = attrs.field(factory=dict)
-    depends_on: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     identity: Mapping[str, Any] = attrs.field(factory=dict)
     provider: str = ""
 
@@ -90,11 +100,11 @@ class KindSpec:
     """
 
     name: str
-    updatable: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    updatable: frozenset[str] = attrs.field(default=frozenset(), converter=str_set)
     expires: bool = False
     deploy: bool = False
     repairs_drift: bool = False
-    update_changes: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    update_changes: frozenset[str] = attrs.field(default=frozenset(), converter=str_set)
     description: str = ""
 
 
@@ -110,7 +120,7 @@ class Observed:
     alive: bool
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
     reason: str = ""
-    drift: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    drift: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     expires_at: float | None = None
 
 

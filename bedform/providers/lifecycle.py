@@ -24,7 +24,7 @@ import attrs
 
 from bedform.errors import ApplyInterrupted, EnosError, ProviderError
 from bedform.machines.errors import MachineError
-from bedform.providers.base import ApplyContext
+from bedform.providers.base import ApplyContext, str_set
 
 T = TypeVar("T")
 
@@ -48,8 +48,8 @@ class Wait:
     """
 
     what: str
-    pending: frozenset[str] = attrs.field(converter=frozenset)
-    target: frozenset[str] = attrs.field(converter=frozenset)
+    pending: frozenset[str] = attrs.field(converter=str_set)
+    target: frozenset[str] = attrs.field(converter=str_set)
     timeout: float = 3600.0
     not_found: int = 0
     hint: str = ""

@@ -76,8 +76,9 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
 
 def document_problem(data: dict[str, Any]) -> str:
     """What is wrong with the shape of a state document, as `path: problem`; "" if fine."""
-    top = {"lineage": (str,), "serial": (int,), "stack": (str,), "providers": (dict,),
-           "resources": (dict,), "outputs": (dict,)}
+    top: dict[str, tuple[type, ...]] = {
+        "lineage": (str,), "serial": (int,), "stack": (str,), "providers": (dict,),
+        "resources": (dict,), "outputs": (dict,)}
     for key, types in top.items():
         if key not in data and key in ("stack", "providers", "outputs"):
             continue

@@ -168,7 +168,8 @@ class StateStore:
             self._persisted = _Persisted.of(state) if data is not None else None
             self._unfolded = replayed > 0
             self._journal_read = contents is not None and not contents.has_foreign
-            self._journal_keep = contents.valid_size if self._journal_read else 0
+            self._journal_keep = (contents.valid_size
+                                  if contents is not None and self._journal_read else 0)
             if contents is not None:
                 self._after_replay(contents, state.lineage)
             return state
@@ -398,7 +399,7 @@ class StateWriter:
         self.state = state
         self._mutex = threading.Lock()
 
-    def change(self, mutate: Callable[[State], None], *addresses: str) -> None:
+    def change(self, mutate: Callable[[State], object], *addresses: str) -> None:
         """Apply `mutate` to the state and persist it before returning.
 
         `addresses` names the records `mutate` touches; without them every record and

@@ -426,7 +426,8 @@ class G5kApp(BaseEmulatorApp):
         with self.testbed.lock:
             now = self.testbed.sync()
             state = self.testbed.site(site)
-            jobs = [j for j in state.active.values() if j.alloc is not None]
+            allocs = {j.uid: j.alloc for j in state.active.values() if j.alloc is not None}
+            jobs = [j for j in state.active.values() if j.uid in allocs]
             if not waiting:
                 jobs = [j for j in jobs if j.state != "waiting"]
             jobs.sort(key=lambda j: ((j.start or 0), j.uid))
@@ -439,7 +440,7 @@ class G5kApp(BaseEmulatorApp):
             if query.get("nodes") != "no":
                 nodes = {}
                 for host in sorted(hosts, key=lambda h: h.fqdn):
-                    busy = sum(len(j.alloc.cores.get(host.fqdn, ())) for j in running)
+                    busy = sum(len(allocs[j.uid].cores.get(host.fqdn, ())) for j in running)
                     dead = host.fqdn in state.dead
                     if dead:
                         soft, free = "unknown", 0
@@ -460,7 +461,7 @@ class G5kApp(BaseEmulatorApp):
                     }
                     if details:
                         entry["reservations"] = [
-                            self._reservation(j) for j in jobs if host.fqdn in j.alloc.cores
+                            self._reservation(j) for j in jobs if host.fqdn in allocs[j.uid].cores
                         ]
                     nodes[host.fqdn] = entry
                 result["nodes"] = nodes
@@ -468,7 +469,7 @@ class G5kApp(BaseEmulatorApp):
                 disks = {}
                 for host in hosts:
                     for disk in host.disks:
-                        holders = [j for j in jobs if disk.key in j.alloc.disks]
+                        holders = [j for j in jobs if disk.key in allocs[j.uid].disks]
                         busy = any(j in running for j in holders)
                         entry = {"hard": "alive", "soft": "busy" if busy else "free"}
                         if details:
@@ -480,7 +481,7 @@ class G5kApp(BaseEmulatorApp):
                 for vid, vtype in index.vlans.items():
                     if vtype not in ("kavlan", "kavlan-local", "kavlan-global"):
                         continue
-                    holders = [j for j in jobs if vid in j.alloc.vlans]
+                    holders = [j for j in jobs if vid in allocs[j.uid].vlans]
                     entry = {
                         "hard": "alive",
                         "soft": "busy" if any(j in running for j in holders) else "free",
@@ -492,7 +493,7 @@ class G5kApp(BaseEmulatorApp):
                 result["vlans"] = vlans
             if cluster is None and query.get("subnets") != "no":
                 subnets = {}
-                held = {s: j for j in jobs for s in j.alloc.subnets}
+                held = {s: j for j in jobs for s in allocs[j.uid].subnets}
                 for block in index.subnets:
                     name = str(block)
                     holder = held.get(name)
@@ -625,13 +626,13 @@ class G5kApp(BaseEmulatorApp):
                 )
             case [uid, "walltime"] if method == "GET":
                 ctx.need_user()
-                info = tb.walltime_info(site, uid)
-                info["uid"] = int(uid)
-                info["links"] = [
+                walltime = tb.walltime_info(site, uid)
+                walltime["uid"] = int(uid)
+                walltime["links"] = [
                     _link("self", ctx.href(f"/sites/{site}/jobs/{uid}/walltime")),
                     _link("parent", ctx.href(f"/sites/{site}/jobs/{uid}")),
                 ]
-                return json_response(info)
+                return json_response(walltime)
             case [uid, "walltime"] if method == "POST":
                 user = ctx.need_user()
                 if _media_type(ctx.request) != "application/json":
@@ -842,8 +843,8 @@ class G5kApp(BaseEmulatorApp):
                     }
                 )
             case [vid, "users"] if reading:
-                users = [u for u, vids in tb.vlan_users(site).items() if vid in vids]
-                items = [{"uid": u} for u in users]
+                members = [u for u, vids in tb.vlan_users(site).items() if vid in vids]
+                items = [{"uid": u} for u in members]
                 return self._plain_collection(ctx, items, f"{base}/{vid}/users", f"{base}/{vid}")
             case [vid, "users", user] if reading:
                 authorized = vid in tb.vlan_users(site).get(user, [])

@@ -167,7 +167,7 @@ class ReferenceData:
         arch = node.get("architecture", {})
         jobs = node.get("supported_job_types", {})
         name = fqdn(node["uid"], site)
-        primary = next(
+        primary: dict[str, Any] = next(
             (a for a in node.get("network_adapters", []) if a.get("network_address") == name),
             {},
         )
@@ -251,7 +251,7 @@ class ReferenceData:
         network = site.get("g5ksubnet", {}).get("network")
         if not network:
             return []
-        block = ipaddress.ip_network(network)
+        block = ipaddress.IPv4Network(network)
         sixteens = list(block.subnets(new_prefix=16))[:3]
         return [sub for s16 in sixteens for sub in s16.subnets(new_prefix=22)]
 

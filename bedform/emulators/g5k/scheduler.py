@@ -295,12 +295,14 @@ class SitePlanner:
     @staticmethod
     def _vlans(vlans: list[str], level: Level, busy: Busy) -> Allocation | None:
         free = [v for v in vlans if v not in busy.vlans]
-        if level.count == "ALL":
+        count = level.count
+        if count == "ALL":
             picked = free if len(free) == len(vlans) else []
-        elif level.count == "BEST":
+        elif count == "BEST":
             picked = free
         else:
-            picked = free[: level.count] if len(free) >= level.count else []
+            assert isinstance(count, int)  # the parser gives an integer, "ALL" or "BEST"
+            picked = free[:count] if len(free) >= count else []
         return Allocation(vlans=picked) if picked else None
 
     def _subnets(

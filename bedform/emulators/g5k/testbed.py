@@ -254,7 +254,8 @@ class Testbed:
                     when, what = (ready, "running") if ready < end else (end, "end")
                 else:
                     when, what = job.started_at + job.walltime, "end"
-                key = (when, order[what], site_uid, f"{job.uid:012d}", job)
+                key: tuple[float, int, str, str, Any] = (
+                    when, order[what], site_uid, f"{job.uid:012d}", job)
                 if best is None or key[:4] < best[:4]:
                     best = key
             for dep in site.deployments.values():
@@ -742,6 +743,7 @@ class Testbed:
             errors.append("environment can't be blank")
         if errors:
             raise TestbedError(400, invalid + "; ".join(errors))
+        assert isinstance(nodes, list)  # checked above
         with self.lock:
             now = self.sync()
             site = self.site(site_uid)

@@ -170,7 +170,7 @@ def compress_ids(numbers: Iterable[int]) -> str:
     ranges: list[str] = []
     start = previous = None
     for number in [*ordered, None]:
-        if start is not None and number is not None and number == previous + 1:
+        if previous is not None and number is not None and number == previous + 1:
             previous = number
             continue
         if start is not None:

@@ -82,7 +82,8 @@ class Testbed:
 
     def _launch(self, exp: Experiment, now: float) -> None:
         exp.launched = True
-        ok, ko = [], []
+        ok: list[str] = []
+        ko: list[str] = []
         for address in exp.boards:
             board = self.inventory.board(address)
             self.runtime[address] = BoardRuntime(experiment=exp.id)  # fresh for each experiment

@@ -236,7 +236,7 @@ class Networking:
         for pool in subnet["allocation_pools"]:
             address = ipaddress.ip_address(pool["start"])
             end = ipaddress.ip_address(pool["end"])
-            while address <= end:
+            while int(address) <= int(end):
                 if str(address) not in used:
                     return str(address)
                 address += 1

@@ -188,7 +188,7 @@ class Neutron:
                 409, "ServicePortInUse",
                 f"Port {resource['id']} cannot be deleted directly via the port API: has device "
                 f"owner {resource['device_owner']}.")
-        deleters: dict[str, Callable[[dict[str, Any]], None]] = {
+        deleters: dict[str, Callable[[dict[str, Any]], object]] = {
             "networks": self.net.delete_network, "subnets": self.net.delete_subnet,
             "ports": self.net.delete_port, "routers": self.routing.delete_router,
             "floatingips": self.routing.delete_floatingip,

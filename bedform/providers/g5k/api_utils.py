@@ -17,6 +17,7 @@ of looping forever, and gives up after a `timeout` (every wait is bounded);
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -228,7 +229,7 @@ def wait_for_jobs(jobs: Sequence[Mapping[str, Any]], api: Api | None = None, *,
                     delays=(sleep,),
                     hint=f"Job {uid} stays in the OAR queue; call wait_for_jobs again or "
                          "delete it.")
-        current.append({**poll(ctx, wait, lambda s=site, u=uid: _state(api, s, u)),
+        current.append({**poll(ctx, wait, functools.partial(_state, api, site, uid)),
                         "site": site})
     return current
 

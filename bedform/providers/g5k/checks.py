@@ -57,17 +57,18 @@ def site_of(cluster: str, path: YamlPath) -> str:
 
 def check(conf: G5kConf) -> None:
     """Raise ConfigError for the first thing of `conf` Grid'5000 would reject."""
+    from bedform.providers.g5k.config import G5kServersConf  # config imports this module
+
     walltime = walltime_seconds(conf.walltime)
     asked: dict[str, int] = {}  # cluster -> nodes asked by its groups so far
     for index, machine in enumerate(conf.machines):
         path: YamlPath = ("resources", "machines", index)
         _check_site(machine.site or "", (*path, "site"))
         asked[machine.cluster] = asked.get(machine.cluster, 0) + machine.nodes
-        if getattr(machine, "servers", None):
-            _check_servers(machine, path)  # type: ignore[arg-type]
+        if isinstance(machine, G5kServersConf):  # its servers are never empty
+            _check_servers(machine, path)
         else:
-            _check_cluster(machine, path, asked[machine.cluster], walltime,
-                           conf.walltime)  # type: ignore[arg-type]
+            _check_cluster(machine, path, asked[machine.cluster], walltime, conf.walltime)
     for index, net in enumerate(conf.networks):
         _check_site(net.site, ("resources", "networks", index, "site"))
     _check_environment(conf.env_name)

@@ -113,12 +113,13 @@ class G5kDriver(KindDriver):
         resources: list[Resource] = []
         for site in conf.sites:
             job = f"{name}.job[{site}]"
-            groups = [{"index": i, "cluster": m.cluster, "nodes": m.nodes, "min": m.min,
-                       "servers": list(getattr(m, "servers", [])),
-                       "reservable_disks": m.reservable_disks,
-                       "primary": m.primary_network,
-                       "secondary": list(m.secondary_networks)}
-                      for i, m in enumerate(conf.machines) if m.site == site]
+            groups: list[dict[str, Any]] = [
+                {"index": i, "cluster": m.cluster, "nodes": m.nodes, "min": m.min,
+                 "servers": list(getattr(m, "servers", [])),
+                 "reservable_disks": m.reservable_disks,
+                 "primary": m.primary_network,
+                 "secondary": list(m.secondary_networks)}
+                for i, m in enumerate(conf.machines) if m.site == site]
             networks = [{"id": n.id, "type": n.type} for n in conf.networks if n.site == site]
             inputs: dict[str, Any] = {
                 "site": site, "name": job_name, "resources": oar_resources(groups, networks),

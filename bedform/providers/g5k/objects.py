@@ -5,7 +5,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from bedform.objects import DefaultNetwork, register_network_class
+from bedform.objects import (
+    DefaultNetwork,
+    IPAddressType,
+    IPNetworkType,
+    register_network_class,
+)
 
 G5K_MAC_PREFIX = "00:16:3e"
 
@@ -44,9 +49,9 @@ class G5kEnosSubnetNetwork(DefaultNetwork):
 def vlan4(cidr: str, gateway: str | None, dns: str | None, vlan_id: str) -> G5kEnosVlan4Network:
     net = ipaddress.ip_network(cidr)
     if int(vlan_id) <= 3:   # kavlan-local: /24 indices 4..6
-        subs = list(net.subnets(new_prefix=24))[4:7]
+        subs = list[IPNetworkType](net.subnets(new_prefix=24))[4:7]
     else:                   # routed/global: /23 indices 13..30
-        subs = list(net.subnets(new_prefix=23))[13:31]
+        subs = list[IPNetworkType](net.subnets(new_prefix=23))[13:31]
     start, end = (subs[0].network_address, subs[-1].broadcast_address + 1) if subs else \
         (None, None)
     return G5kEnosVlan4Network(cidr, vlan_id=vlan_id, gateway=gateway, dns=dns,
@@ -57,7 +62,7 @@ def subnet22(cidr: str, gateway: str | None, dns: str | None) -> G5kEnosSubnetNe
     net = ipaddress.ip_network(cidr)
     first, last = net.network_address + 1, net.broadcast_address
 
-    def mac(ip: ipaddress.IPv4Address) -> str:
+    def mac(ip: IPAddressType) -> str:
         b = ip.packed
         return f"{G5K_MAC_PREFIX}:{b[1]:02x}:{b[2]:02x}:{b[3]:02x}"
     return G5kEnosSubnetNetwork(cidr, gateway=gateway, dns=dns, ip_start=first, ip_end=last,

@@ -101,7 +101,7 @@ def run_root_access(api: Api, inputs: Mapping[str, Any], options: Mapping[str, A
     if hosts and run is None:
         progress(f"nodes not reachable (client configuration): root access not granted on "
                  f"{len(hosts)} node(s)")
-    elif hosts:
+    elif hosts and run is not None:
         progress(f"granting root access on {len(hosts)} node(s)")
         run([(h, G5kHost.grant_root_access_command()) for h in hosts],
             timeout=DHCP_TIMEOUT)
@@ -153,7 +153,7 @@ def run_dhcp(api: Api, inputs: Mapping[str, Any], options: Mapping[str, Any],
     if pairs and run is None:
         progress(f"nodes not reachable (client configuration): dhcp not run on "
                  f"{len(pairs)} node(s)")
-    elif pairs:
+    elif pairs and run is not None:
         progress(f"dhcp on the secondary NICs of {len(pairs)} node(s)")
         run(pairs, timeout=DHCP_TIMEOUT)
     return {"hosts": sorted(h.alias for h, _ in pairs),

@@ -28,7 +28,7 @@ class VlanPortKind(KindHandler["G5kDriver"]):
     spec = KindSpec("g5k_vlan_port", description="secondary NICs attached to a kavlan")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        members: dict[tuple[str, str], set[str]] = {}
+        members: dict[tuple[str, str], set[str | None]] = {}
         result: dict[str, Observed] = {}
         for record in records:
             if record.status != Status.READY:
@@ -47,7 +47,7 @@ class VlanPortKind(KindHandler["G5kDriver"]):
                 alive=True, drift=tuple(f"{i} left vlan {vlan}" for i in missing))
         return result
 
-    def _members(self, site: str, vlan: str) -> set[str]:
+    def _members(self, site: str, vlan: str) -> set[str | None]:
         try:
             items = self.driver.api.get(f"/sites/{site}/vlans/{vlan}/nodes")["items"]
         except ApiError:

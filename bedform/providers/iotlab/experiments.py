@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedform.errors import InvalidReservationTooOld, ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
@@ -27,12 +27,15 @@ from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, adopt_or_create, delete_if_present, poll
 from bedform.state.model import Record
 
+if TYPE_CHECKING:
+    from bedform.providers.iotlab.driver import IotlabDriver  # noqa: F401 - in a string
+
 QUEUED = ("Waiting", "toLaunch", "Launching")
 QUEUE_WAIT = 6 * 3600
 """How long past its scheduled start (or its submission) an experiment may stay queued."""
 
 
-def find_ours(items: Sequence[Mapping[str, Any]], name: str) -> int | None:
+def find_ours(items: Sequence[Mapping[str, Any]], name: str | None) -> int | None:
     """The id of the first submitted experiment named `name` among `items`."""
     return min((int(i["id"]) for i in items if i.get("name") == name), default=None)
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedform.errors import ConfigError, ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.iotlab.dependents import dependency_gone
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.state.model import Record, Status
+
+if TYPE_CHECKING:
+    from bedform.providers.iotlab.driver import IotlabDriver  # noqa: F401 - in a string
 
 
 def firmware_inputs(image: str, where: tuple[str | int, ...]) -> dict[str, Any]:

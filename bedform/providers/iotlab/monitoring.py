@@ -14,7 +14,7 @@ profile while the experiment runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
@@ -24,6 +24,9 @@ from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import delete_if_present
 from bedform.state.model import Record, Status
 
+if TYPE_CHECKING:
+    from bedform.providers.iotlab.driver import IotlabDriver  # noqa: F401 - in a string
+
 PROFILE_FIELDS = ("profilename", "power", "nodearch", "radio", "consumption")
 
 
@@ -31,8 +34,9 @@ def _comparable(profile: Mapping[str, Any]) -> dict[str, Any]:
     """A profile's settings, without the null parts the API may fill in."""
     out = {k: profile.get(k) for k in PROFILE_FIELDS}
     for part in ("radio", "consumption"):
-        if isinstance(out[part], Mapping):
-            out[part] = {k: v for k, v in out[part].items() if v is not None}
+        settings = out[part]
+        if isinstance(settings, Mapping):
+            out[part] = {k: v for k, v in settings.items() if v is not None}
     return out
 
 

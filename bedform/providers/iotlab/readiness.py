@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
@@ -21,6 +21,9 @@ from bedform.providers.iotlab.dependents import follow_experiment
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, poll
 from bedform.state.model import Record
+
+if TYPE_CHECKING:
+    from bedform.providers.iotlab.driver import IotlabDriver  # noqa: F401 - in a string
 
 BOOT_WAIT = 300
 """How long Linux boards may take to boot (EnOSlib waits 120 s, then only logs)."""

@@ -202,8 +202,8 @@ class LocalMachineConf:
 class LocalConf:
     """The `local` provider's configuration (EnOSlib BaseConfiguration builder API)."""
 
-    _machine_cls: ClassVar[type] = LocalMachineConf
-    _network_cls: ClassVar[type] = LocalNetworkConf
+    _machine_cls: ClassVar[type[LocalMachineConf]] = LocalMachineConf
+    _network_cls: ClassVar[type[LocalNetworkConf]] = LocalNetworkConf
 
     machines: list[LocalMachineConf] = attrs.field(factory=list)
     networks: list[LocalNetworkConf] = attrs.field(factory=list)

@@ -226,7 +226,7 @@ class LocalDriver(KindDriver):
 
         keyfile = str(self.key_file(name)) if conf.ssh else None
         roles = Roles()
-        allocated: dict[str, list[ipaddress.IPv4Interface]] = {}
+        allocated: dict[str | None, list[ipaddress.IPv4Interface]] = {}
         for record in mine.values():
             if record.kind == VETH:
                 value = record.attributes.get("address") or record.inputs.get("address")
@@ -246,7 +246,7 @@ class LocalDriver(KindDriver):
                 for net_id in net_ids:
                     veth = ready(f"{name}.veth[{host_name}/{net_id}]")
                     if veth is not None:
-                        value = veth.attributes.get("address") or veth.inputs.get("address")
+                        value = veth.attributes.get("address") or veth.inputs["address"]
                         addresses.append(value.split("/")[0])
                 if not addresses:
                     continue

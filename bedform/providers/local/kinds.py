@@ -267,6 +267,7 @@ class VethKind(LocalKind):
         if not _paired(rlink, plink):
             drift.append(f"{peer} is no longer in namespace {netns}")
         else:
+            assert ns is not None and plink is not None  # _paired found both ends
             if wanted not in ns.addresses.get(plink.index, ()):
                 drift.append(f"address {wanted} missing")
             if not plink.up:
@@ -400,7 +401,7 @@ class SshdKind(LocalKind):
         info = {**record.attributes, **record.inputs, **record.identity}
         recorded_pid = record.attributes.get("pid")
         config, pid_file, log = self.driver.sshd_files(info["instance"], info["netns"])
-        for pid in {recorded_pid, system.read_pid(pid_file)} - {None}:
+        for pid in {p for p in (recorded_pid, system.read_pid(pid_file)) if p is not None}:
             system.stop_process(int(pid), str(config))
         for path in (config, pid_file, log):
             system.remove_file(path)

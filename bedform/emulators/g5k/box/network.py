@@ -30,7 +30,7 @@ def access_link(box_id: str) -> ipaddress.IPv4Network:
     count = ACCESS_RANGE.num_addresses // 4
     start = int.from_bytes(hashlib.blake2s(box_id.encode()).digest()[:4], "big") % count
     for step in range(count):
-        candidate = ipaddress.ip_network(
+        candidate = ipaddress.IPv4Network(
             f"{ACCESS_RANGE.network_address + ((start + step) % count) * 4}/30")
         if not any(candidate.overlaps(network) for network in used):
             return candidate

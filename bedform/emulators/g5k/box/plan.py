@@ -116,6 +116,7 @@ class BoxPlan:
             nodes = [n for n in self.nodes.values() if vlan.spans or n.site == site]
             rank = max((len(n.nics) for n in nodes), default=0)
             pending = []
+            offset: int | None
             for index in range(rank):
                 for node in nodes:
                     if index >= len(node.nics):
@@ -192,16 +193,16 @@ def build(reference: ReferenceData, box_id: str, sites: Iterable[str] | None = N
             if "network" not in spec or "gateway" not in spec:
                 continue
             plan.vlans[(site_uid, vid)] = VlanPlan(vid, site_uid,
-                                                   ipaddress.ip_network(spec["network"]),
-                                                   ipaddress.ip_address(spec["gateway"]),
+                                                   ipaddress.IPv4Network(spec["network"]),
+                                                   ipaddress.IPv4Address(spec["gateway"]),
                                                    f"kv{vid}s{index}")
     for vid, owner in reference.global_vlan_owner.items():
         own = plan.vlans.get((owner, vid))
         if own is None:
             continue
         shared = VlanPlan(vid, owner, own.network, own.gateway, f"kv{vid}g", spans=True)
-        for site in plan.prod:
-            plan.vlans[(site, vid)] = shared
+        for site_uid in plan.prod:
+            plan.vlans[(site_uid, vid)] = shared
     return plan
 
 
@@ -228,8 +229,8 @@ def _smallest_network(addresses: list[ipaddress.IPv4Address]) -> ipaddress.IPv4N
     low, high = min(addresses), max(addresses)
     prefix = 24
     while prefix > 8:
-        network = ipaddress.ip_network(f"{low}/{prefix}", strict=False)
+        network = ipaddress.IPv4Network(f"{low}/{prefix}", strict=False)
         if high in network and network.broadcast_address - 1 != high:
             return network
         prefix -= 1
-    return ipaddress.ip_network(f"{low}/8", strict=False)
+    return ipaddress.IPv4Network(f"{low}/8", strict=False)
