@@ -574,18 +574,36 @@ def emulator_options(function: Any) -> Any:
               help="An account (repeatable; default alice:alice).")
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
               help="Where to write the iotlabcli password file of the first account.")
+@click.option("--box", is_flag=True, help="Back the frontends and boards with real hosts "
+              "(SSH frontends, serial consoles, Linux boards; needs root).")
+@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
+              "with the id of a killed box removes what it left.")
+@click.option("--authorized-key", "authorized_keys", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="A public key every box user accepts (repeatable), besides the key "
+                   "pair the box writes for each user.")
 @pass_options
 def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
-                   users: tuple[str, ...], config_path: str | None) -> None:
+                   users: tuple[str, ...], config_path: str | None, box: bool,
+                   box_id: str | None, authorized_keys: tuple[str, ...]) -> None:
     """The FIT IoT-LAB REST API, served on loopback until Ctrl-C."""
+    from pathlib import Path
+
     from bedform.emulators.iotlab.server import run_cli
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
 
     for user in users:
         if ":" not in user:
             raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
-                config_path=config_path)
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms,
+                    users=list(users) or None, config_path=config_path, box=box,
+                    box_id=box_id, authorized_keys=[Path(k).read_text()
+                                                    for k in authorized_keys])
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 @emulate.command("openstack")
