@@ -507,6 +507,20 @@ def emulate() -> None:
     """Run a local emulator of a testbed API, to develop offline."""
 
 
+def box_options(function: Any) -> Any:
+    """The options of an emulator's box besides `--box`: its id and extra keys."""
+    for option in reversed((
+            click.option("--box-id", metavar="ID", help="Name of the box (default: "
+                         "random); a start with the id of a killed box removes what it "
+                         "left."),
+            click.option("--authorized-key", "authorized_keys", multiple=True,
+                         metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+                         help="A public key every box user accepts (repeatable), besides "
+                              "the key pair the box writes for each user."))):
+        function = option(function)
+    return function
+
+
 @emulate.command("g5k")
 @click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
 @click.option("--speed", default=1.0, type=float, show_default=True,
@@ -523,12 +537,7 @@ def emulate() -> None:
               help="Virtual seconds a deployment takes.")
 @click.option("--box", is_flag=True,
               help="Back the nodes with real SSH hosts (network namespaces; needs root).")
-@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
-              "with the id of a killed box removes what it left.")
-@click.option("--authorized-key", "authorized_keys", multiple=True, metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False),
-              help="A public key every box user accepts (repeatable), besides the key "
-                   "pair the box writes for each user.")
+@box_options
 @pass_options
 def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
                 users: tuple[str, ...], config_path: str | None, launch_seconds: float,
@@ -576,12 +585,7 @@ def emulator_options(function: Any) -> Any:
               help="Where to write the iotlabcli password file of the first account.")
 @click.option("--box", is_flag=True, help="Back the frontends and boards with real hosts "
               "(SSH frontends, serial consoles, Linux boards; needs root).")
-@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
-              "with the id of a killed box removes what it left.")
-@click.option("--authorized-key", "authorized_keys", multiple=True, metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False),
-              help="A public key every box user accepts (repeatable), besides the key "
-                   "pair the box writes for each user.")
+@box_options
 @pass_options
 def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
                    users: tuple[str, ...], config_path: str | None, box: bool,

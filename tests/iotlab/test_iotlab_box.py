@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -136,3 +137,30 @@ def test_box_start_purges_what_a_killed_box_left(iotlab_box_factory):  # noqa: F
         assert again.box is not None and again.box.view()["frontends"]["lille"]
     finally:
         purge(box_id)
+
+
+def test_emulate_iotlab_box_command(tmp_path: Path):
+    """`bedform emulate iotlab --box` prints the frontends, which answer SSH with the
+    user's key; SIGTERM tears the box down."""
+    box_id = f"c{secrets.token_hex(3)}"
+    log = tmp_path / "emulate.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bedform.cli", "emulate", "iotlab", "--box",
+             "--box-id", box_id, "--write-config", str(tmp_path / "iotlabrc")],
+            stdout=output, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        text = wait_for("the emulator's banner", lambda: "Press Ctrl-C" in (
+            t := log.read_text()) and t, timeout=60)
+        lille = next(line.split()[-1] for line in text.splitlines()
+                     if "lille.iot-lab.info:" in line)
+        key = Path(f"/run/bedform/iotbox-{box_id}-box/keys/alice")
+        assert str(key.parent) in text
+        config = ssh_config(tmp_path / "ssh_config", key)
+        assert ssh(config, f"alice@{lille}", "hostname").strip() == "lille"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        left = purge(box_id)
+    assert "Emulator stopped." in log.read_text()
+    assert not any(left.values()), left

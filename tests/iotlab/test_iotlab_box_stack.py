@@ -17,7 +17,7 @@ from bedform.emulators.iotlab import IotlabEmulator
 from bedform.emulators.iotlab.testing import iotlab_box_factory  # noqa: F401
 from bedform.objects import roles_from_dict
 from bedform.providers.iotlab import IotlabSensor, IotlabSerial, IotlabSniffer
-from tests.iotlab.conftest import IotlabStack, firmware, section
+from tests.iotlab.conftest import IotlabStack, firmware, point_client_at, section
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="the box needs root")]
@@ -31,12 +31,7 @@ def box(iotlab_box_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # n
     emulator = iotlab_box_factory(users={"alice": "alice-pw"}, launch_seconds=0.0,
                                   box_sites=["grenoble"])
     assert emulator.box is not None
-    home = tmp_path / "home"
-    home.mkdir()
-    rc = emulator.write_rc(home / ".iotlabrc", "alice")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("IOTLAB_PASSWORD_FILE", str(rc))
-    monkeypatch.setenv("IOTLAB_API_URL", emulator.url)
+    point_client_at(emulator, tmp_path, monkeypatch)
     socket_path = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
