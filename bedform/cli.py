@@ -528,6 +528,20 @@ def emulate() -> None:
     """Run a local emulator of a testbed API, to develop offline."""
 
 
+def box_options(function: Any) -> Any:
+    """The options of an emulator's box besides `--box`: its id and extra keys."""
+    for option in reversed((
+            click.option("--box-id", metavar="ID", help="Name of the box (default: "
+                         "random); a start with the id of a killed box removes what it "
+                         "left."),
+            click.option("--authorized-key", "authorized_keys", multiple=True,
+                         metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+                         help="A public key every box user accepts (repeatable), besides "
+                              "the key pair the box writes for each user."))):
+        function = option(function)
+    return function
+
+
 @emulate.command("g5k")
 @click.option("--port", default=0, type=int, help="Port on 127.0.0.1 (default: any free).")
 @click.option("--speed", default=1.0, type=float, show_default=True,
@@ -544,12 +558,7 @@ def emulate() -> None:
               help="Virtual seconds a deployment takes.")
 @click.option("--box", is_flag=True,
               help="Back the nodes with real SSH hosts (network namespaces; needs root).")
-@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
-              "with the id of a killed box removes what it left.")
-@click.option("--authorized-key", "authorized_keys", multiple=True, metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False),
-              help="A public key every box user accepts (repeatable), besides the key "
-                   "pair the box writes for each user.")
+@box_options
 @pass_options
 def emulate_g5k(options: Options, port: int, speed: float, latency_ms: float,
                 users: tuple[str, ...], config_path: str | None, launch_seconds: float,
@@ -595,18 +604,31 @@ def emulator_options(function: Any) -> Any:
               help="An account (repeatable; default alice:alice).")
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
               help="Where to write the iotlabcli password file of the first account.")
+@click.option("--box", is_flag=True, help="Back the frontends and boards with real hosts "
+              "(SSH frontends, serial consoles, Linux boards; needs root).")
+@box_options
 @pass_options
 def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
-                   users: tuple[str, ...], config_path: str | None) -> None:
+                   users: tuple[str, ...], config_path: str | None, box: bool,
+                   box_id: str | None, authorized_keys: tuple[str, ...]) -> None:
     """The FIT IoT-LAB REST API, served on loopback until Ctrl-C."""
+    from pathlib import Path
+
     from bedform.emulators.iotlab.server import run_cli
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
 
     for user in users:
         if ":" not in user:
             raise click.BadParameter(f"{user!r} is not NAME:PASSWORD", param_hint="--user")
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, users=list(users) or None,
-                config_path=config_path)
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms,
+                    users=list(users) or None, config_path=config_path, box=box,
+                    box_id=box_id, authorized_keys=[Path(k).read_text()
+                                                    for k in authorized_keys])
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 @emulate.command("openstack")

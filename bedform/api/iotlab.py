@@ -8,8 +8,8 @@
         roles["sensor"][0].reset()
 
 This facade drives the planner; the driver (providers/iotlab/driver.py) never imports
-it. `IotlabSerial` and `IotlabSniffer` need SSH frontends (box mode), which do not
-exist yet.
+it. `IotlabSerial` and `IotlabSniffer` (bedform.providers.iotlab.serial) reach the
+sensors through their site frontend.
 """
 
 from __future__ import annotations

@@ -31,6 +31,12 @@ def emu(iotlab_emulator_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """A frozen emulator at the real current time, experiments running at once; the
     client (credentials, URL) points at it as alice, with a private HOME."""
     emulator = iotlab_emulator_factory(epoch=None, speed=0.0, launch_seconds=0.0)
+    return point_client_at(emulator, tmp_path, monkeypatch)
+
+
+def point_client_at(emulator: IotlabEmulator, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch) -> IotlabEmulator:
+    """Credentials and URL of the client pointing at `emulator` as alice, private HOME."""
     home = tmp_path / "home"
     home.mkdir()
     rc = emulator.write_rc(home / ".iotlabrc", "alice")

@@ -85,7 +85,22 @@ BAD = [
      "monitoring.profiles[1].name", "twice"),
     ({"monitoring": {"profiles": [{"name": "p", "archi": "zigbee"}]}},
      "monitoring.profiles[0].archi", ""),
+    ({"frontend": {"grenoble": ""}}, "frontend", ""),
+    ({"frontend": ["grenoble.iot-lab.info"]}, "frontend", ""),
+    ({"frontend": "localhost"}, "frontend", "names no host"),
 ]
+
+
+def test_frontend_is_a_template_or_a_site_mapping():
+    doc = {"resources": {"machines": [
+        {"roles": ["s"], "archi": "m3:at86rf231", "site": "grenoble", "number": 1}]}}
+    assert IotlabDriver.load_config(doc).frontend_of("lille") == "lille.iot-lab.info"
+    mirror = IotlabDriver.load_config({**doc, "frontend": "{site}.mirror.example.org"})
+    assert mirror.frontend_of("lille") == "lille.mirror.example.org"
+    box = IotlabDriver.load_config({**doc, "frontend": {"grenoble": "198.18.4.2"}})
+    assert box.frontend_of("grenoble") == "198.18.4.2"
+    assert box.frontend_of("lille") == "lille.iot-lab.info"
+    assert IotlabConf.from_dictionary(box.to_dict()).frontend_of("grenoble") == "198.18.4.2"
 
 
 @pytest.mark.parametrize("change,where,words", BAD)

@@ -13,9 +13,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from ..common import EmulatorServer, VirtualClock
+from ..common import EmulatorServer, Request, Response, VirtualClock, json_response
 from ..g5k.server import _parse_users
 from .api import IotlabApp
+from .box import IotlabBox
 from .inventory import Inventory
 from .testbed import Testbed
 
@@ -37,6 +38,14 @@ class IotlabEmulator:
     request. Experiments spend ``launch_seconds`` in toLaunch/Launching.
     ``layout`` (site → archi → count) and ``health`` (board → state) replace
     the default inventory.
+
+    ``box=True`` backs the testbed with real hosts (see ``box/``, needs root): each
+    site frontend is an SSH host reachable at ``frontends[site]``, firmware boards of
+    running experiments have serial consoles, Linux boards are SSH hosts behind their
+    frontend; ``box_id`` names the box (a later start with the same id removes what a
+    killed one left), ``authorized_keys`` are public keys every user accepts besides
+    the key pair the box writes for each, ``box_sites`` limits the box to some sites.
+    ``GET /_emulator/box`` shows it.
     """
 
     def __init__(
@@ -51,6 +60,10 @@ class IotlabEmulator:
         port: int = 0,
         layout: Mapping[str, Mapping[str, int]] | None = None,
         health: Mapping[str, str] | None = None,
+        box: bool = False,
+        box_id: str | None = None,
+        authorized_keys: Iterable[str] = (),
+        box_sites: Iterable[str] | None = None,
     ) -> None:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.clock = VirtualClock(epoch=epoch, speed=speed)
@@ -58,18 +71,40 @@ class IotlabEmulator:
             Inventory(layout, health), self.clock, launch_seconds, first_experiment_id
         )
         self.app = IotlabApp(self.testbed, self.users, self.clock, latency_ms)
-        self._server = EmulatorServer(self.app, "127.0.0.1", port)
+        self.box: IotlabBox | None = None
+        if box:
+            self.box = IotlabBox(self.testbed, self.users, box_id=box_id,
+                                 authorized_keys=list(authorized_keys), sites=box_sites)
+        self._server = EmulatorServer(self._serve, "127.0.0.1", port)
+
+    def _serve(self, request: Request) -> Response:
+        """Answer, then (box) make the hosts match what the answer says."""
+        if self.box is not None and request.path == "/_emulator/box":
+            return json_response(self.box.view())
+        response = self.app(request)
+        if self.box is not None:
+            self.box.reconcile()
+        return response
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> IotlabEmulator:
-        """Start serving (idempotent); returns self."""
+        """Start serving (idempotent), building the box first; returns self."""
         if not self._server.running:
-            self._server.start()
+            if self.box is not None:
+                self.box.start()
+            try:
+                self._server.start()
+            except BaseException:
+                if self.box is not None:
+                    self.box.stop()
+                raise
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port, tear the box down (idempotent)."""
         self._server.stop()
+        if self.box is not None:
+            self.box.stop()
 
     def __enter__(self) -> IotlabEmulator:
         return self.start()
@@ -173,16 +208,21 @@ def run_cli(
     *,
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
+    box: bool = False,
+    box_id: str | None = None,
+    authorized_keys: Iterable[str] = (),
 ) -> None:
     """Serve the emulator until Ctrl-C (or SIGTERM, or ``stop_event``).
 
     ``users`` is a mapping or ``NAME:PASSWORD`` strings (default ``alice:alice``).
     Prints the address, writes the first user's iotlabcli password file to
     ``config_path`` (default ``.bedform/iotlabrc``) and the lines that point
-    iotlabcli at the emulator.
+    iotlabcli at the emulator. ``box`` backs it with real hosts (see
+    :class:`IotlabEmulator`) and prints the frontends' addresses.
     """
     out = out or sys.stdout
-    emulator = IotlabEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port)
+    emulator = IotlabEmulator(_parse_users(users), speed=speed, latency_ms=latency_ms, port=port,
+                              box=box, box_id=box_id, authorized_keys=authorized_keys)
     path = Path(config_path) if config_path else DEFAULT_RC_PATH
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -206,6 +246,11 @@ def run_cli(
             f"  control endpoints:    {emulator.base_url}/_emulator/boards (see docs/emulators.md)",
             file=out,
         )
+        if emulator.box is not None:
+            print(f"  box {emulator.box.box_id}: users' keys in {emulator.box.key_dir}; "
+                  "site frontends (the stack's `frontend`):", file=out)
+            for site, address in emulator.box.frontends.items():
+                print(f"    {site}.iot-lab.info: {address}", file=out)
         print("Press Ctrl-C to stop.", file=out, flush=True)
         while not (stop_event and stop_event.is_set()):
             time.sleep(0.2)

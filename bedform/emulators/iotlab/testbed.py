@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..common import VirtualClock
@@ -32,6 +32,9 @@ from .planner import Planner
 from .profiles import ProfileError, validate_profile
 
 BUSY_STATES = ("toLaunch", "Launching", "Running")
+Listener = Callable[[str, int, list[str]], None]
+"""Told `(event, experiment id, boards)` on `launch`, `end` and each node command that
+succeeded (`flash`, `reset`, `start`, `stop`...), under the testbed lock: keep it short."""
 
 
 class Testbed:
@@ -52,6 +55,8 @@ class Testbed:
         self.first_epoch = clock.now()
         self.lock = threading.RLock()
         self.planner = Planner(inventory, self.launch_seconds)
+        #: Told about launches, ends and node commands (the box's hosts follow them).
+        self.listeners: list[Listener] = []
         self.reset()
 
     def reset(self) -> None:
@@ -104,6 +109,11 @@ class Testbed:
                 for address in exp.boards_of(reference):
                     self._apply(address, action, set())
         exp.deployment = {"0": sorted(ok), "1": sorted(ko)}
+        self._notify("launch", exp.id, exp.boards)
+
+    def _notify(self, event: str, exp_id: int, boards: list[str]) -> None:
+        for listener in self.listeners:
+            listener(event, exp_id, boards)
 
     def _finish(self, exp: Experiment) -> None:
         exp.finished = True
@@ -112,6 +122,7 @@ class Testbed:
         for address in exp.boards:
             if self.runtime[address].experiment == exp.id:
                 self.runtime[address] = BoardRuntime()  # the idle firmware is flashed back
+        self._notify("end", exp.id, exp.boards)
 
     # ----------------------------------------------------------- experiments
     def submit(self, user: str, fields: Mapping[str, bytes]) -> Experiment:
@@ -276,6 +287,8 @@ class Testbed:
                 done = address in exp.boards and self._apply(address, action, fired)
                 (ok if done else ko).append(address)
             self._consume_faults(fired)
+            if ok:
+                self._notify(action.command, exp_id, ok)
             return {"0": ok, "1": ko}
 
     # --------------------------------------------------------------- profiles

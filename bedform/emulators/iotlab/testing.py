@@ -3,7 +3,8 @@
 Import them into a ``conftest.py``::
 
     from bedform.emulators.iotlab.testing import (  # noqa: F401
-        iotlab_api, iotlab_emulator, iotlab_emulator_factory, iotlab_env,
+        iotlab_api, iotlab_box_factory, iotlab_emulator, iotlab_emulator_factory,
+        iotlab_env,
     )
 
 Defaults are deterministic: users ``alice``/``bob`` (passwords
@@ -12,6 +13,7 @@ Defaults are deterministic: users ``alice``/``bob`` (passwords
 experiment whose boards are free is ``Running`` at once (iotlabcli's
 ``wait_experiment`` sleeps 5 real seconds per poll otherwise). Move time with
 ``emu.advance(seconds)``. Every emulator started is stopped at teardown.
+``iotlab_box_factory`` starts emulators backed by real hosts (box mode, root only).
 """
 
 from __future__ import annotations
@@ -49,6 +51,38 @@ def iotlab_emulator_factory() -> Iterator[Callable[..., IotlabEmulator]]:
     finally:
         for emulator in started:
             emulator.stop()
+
+
+@pytest.fixture
+def iotlab_box_factory(
+    iotlab_emulator_factory: Callable[..., IotlabEmulator],
+) -> Iterator[Callable[..., IotlabEmulator]]:
+    """A function that starts emulators whose frontends and boards are real hosts
+    (``box=True``; needs root); defaults: real-time clock at the current date,
+    experiments running at once. Teardown removes every host, bridge and process of each
+    box by its id, even when the test failed, and fails if anything was left."""
+    from .box import purge
+
+    started: list[IotlabEmulator] = []
+
+    def make(**kwargs: Any) -> IotlabEmulator:
+        kwargs.setdefault("speed", 1.0)
+        kwargs.setdefault("epoch", None)
+        emulator = iotlab_emulator_factory(**kwargs, box=True)
+        started.append(emulator)
+        return emulator
+
+    try:
+        yield make
+    finally:
+        leaks = {}
+        for emulator in started:
+            emulator.stop()
+            assert emulator.box is not None
+            left = purge(emulator.box.box_id)
+            if any(left.values()):
+                leaks[emulator.box.box_id] = left
+        assert not leaks, f"boxes left {leaks}"
 
 
 @pytest.fixture

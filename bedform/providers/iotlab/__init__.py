@@ -11,6 +11,7 @@ from bedform.providers.iotlab.config import (
     RadioConf,
 )
 from bedform.providers.iotlab.objects import IotlabHost, IotlabNetwork, IotlabSensor
+from bedform.providers.iotlab.serial import IotlabSerial, IotlabSniffer
 
 __all__ = [
     "BoardConf",
@@ -19,6 +20,8 @@ __all__ = [
     "IotlabHost",
     "IotlabNetwork",
     "IotlabSensor",
+    "IotlabSerial",
+    "IotlabSniffer",
     "NetworkConf",
     "PhysNodeConf",
     "ProfileConf",

@@ -195,7 +195,7 @@ class IotlabConf:
     job_name: str | None = None
     walltime: str = DEFAULT_WALLTIME
     start_time: str | None = None
-    frontend: str = DEFAULT_FRONTEND
+    frontend: str | dict[str, str] = DEFAULT_FRONTEND
     wait_ssh: bool = False
     machines: list[BoardConf | PhysNodeConf] = attrs.field(factory=list)
     networks: list[NetworkConf] = attrs.field(factory=list)
@@ -289,7 +289,8 @@ class IotlabConf:
                 raise ConfigError(f"start_time {self.start_time!r} is not a real date",
                                   ("start_time",),
                                   hint="Use YYYY-MM-DD HH:MM:SS, Europe/Paris time.") from None
-        if "{site}" not in self.frontend and "." not in self.frontend:
+        if isinstance(self.frontend, str) and "{site}" not in self.frontend \
+                and "." not in self.frontend:
             raise ConfigError(f"frontend {self.frontend!r} names no host", ("frontend",),
                               hint=f"Use a host name, {{site}} is replaced: "
                                    f"{DEFAULT_FRONTEND}")
@@ -371,6 +372,8 @@ class IotlabConf:
 
     def frontend_of(self, site: str) -> str:
         """The SSH frontend of `site`."""
+        if isinstance(self.frontend, dict):
+            return self.frontend.get(site) or DEFAULT_FRONTEND.replace("{site}", site)
         return self.frontend.replace("{site}", site)
 
     def __repr__(self) -> str:

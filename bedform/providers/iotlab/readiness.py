@@ -4,13 +4,14 @@ A bounded wait on the boards' state in the experiment (`GET experiments/<id>/nod
 `Busy` or `Alive` is up, `Suspected` is still waited for, `Dead` or `Absent` fails at
 once with the boards named. With `wait_ssh: true` it then waits, also bounded, until
 each board answers `ssh root@node-<board>` through its site frontend (what EnOSlib's
-`wait_for_boot` checks); that needs the frontends reachable, so it is off by default
-(the API emulator has no SSH frontends). Nothing to delete: the boards go back with
-the experiment.
+`wait_for_boot` checks); that needs the frontends reachable (the real ones, or the
+emulator's box with `frontend` set to its addresses), so it is off by default. Nothing
+to delete: the boards go back with the experiment.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.iotlab.dependents import follow_experiment
+from bedform.providers.iotlab.serial import SSH_OPTIONS
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, poll
 from bedform.state.model import Record
@@ -33,10 +35,10 @@ BROKEN = frozenset({"Dead", "Absent"})
 
 
 def ssh_command(frontend: str, user: str, board: str) -> list[str]:
-    """The non-interactive SSH probe of a Linux board through its site frontend."""
-    return ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-J", f"{user}@{frontend}", f"root@node-{board}", "true"]
+    """The non-interactive SSH probe of a Linux board through its site frontend (a
+    ProxyCommand rather than -J, whose hop would not get these options)."""
+    proxy = shlex.join(["ssh", *SSH_OPTIONS, "-W", "%h:%p", f"{user}@{frontend}"])
+    return ["ssh", *SSH_OPTIONS, "-o", f"ProxyCommand={proxy}", f"root@node-{board}", "true"]
 
 
 class LinuxReadyKind(KindHandler["IotlabDriver"]):

@@ -75,9 +75,13 @@ SCHEMA: dict[str, Any] = {
                      "description": "HH:MM (hours and minutes), e.g. \"01:30\"."},
         "start_time": {"type": ["string", "null"], "pattern": START_PATTERN,
                        "description": "Europe/Paris time, YYYY-MM-DD HH:MM:SS."},
-        "frontend": {"type": "string", "minLength": 1,
-                     "description": "SSH frontend of a site; {site} is replaced "
-                                    f"(default {DEFAULT_FRONTEND})."},
+        "frontend": {"oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "object", "minProperties": 1,
+             "additionalProperties": {"type": "string", "minLength": 1}}],
+            "description": "SSH frontend of a site; {site} is replaced (default "
+                           f"{DEFAULT_FRONTEND}); or a mapping site -> frontend address "
+                           "(a box, a mirror), other sites keeping the default."},
         "wait_ssh": {"type": "boolean",
                      "description": "Also wait until A8/RPi nodes answer SSH through the "
                                     "site frontend (needs the frontends reachable)."},

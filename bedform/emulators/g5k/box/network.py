@@ -17,24 +17,27 @@ from bedform.machines import netlink
 
 from .plan import BoxPlan, NodePlan, VlanPlan
 
-ACCESS_RANGE = ipaddress.ip_network("198.19.0.0/16")
+ACCESS_RANGE = ipaddress.IPv4Network("198.19.0.0/16")
 DEFAULT = "DEFAULT"
 
 
-def access_link(box_id: str) -> ipaddress.IPv4Network:
-    """A /30 of 198.19.0.0/16 that no interface of this machine uses, picked from the box
-    id (the same box id gets the same link while it is free)."""
+def access_link(box_id: str, pool: ipaddress.IPv4Network = ACCESS_RANGE,
+                prefixlen: int = 30) -> ipaddress.IPv4Network:
+    """A /`prefixlen` of `pool` (default: a /30 of 198.19.0.0/16) that no interface of this
+    machine uses, picked from the box id (the same box id gets the same link while it is
+    free)."""
     root, _, _ = netlink.observe(root=True)
     assert root is not None
     used = [ipaddress.ip_interface(a).network for a in root.all_addresses()]
-    count = ACCESS_RANGE.num_addresses // 4
+    size = 2 ** (32 - prefixlen)
+    count = pool.num_addresses // size
     start = int.from_bytes(hashlib.blake2s(box_id.encode()).digest()[:4], "big") % count
     for step in range(count):
         candidate = ipaddress.IPv4Network(
-            f"{ACCESS_RANGE.network_address + ((start + step) % count) * 4}/30")
+            f"{pool.network_address + ((start + step) % count) * size}/{prefixlen}")
         if not any(candidate.overlaps(network) for network in used):
             return candidate
-    raise machines.MachineError("no free /30 left in 198.19.0.0/16 for the box's access link")
+    raise machines.MachineError(f"no free /{prefixlen} left in {pool} for the box's link")
 
 
 def create_box_network(plan: BoxPlan, link: ipaddress.IPv4Network) -> str:

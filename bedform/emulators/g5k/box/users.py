@@ -33,25 +33,8 @@ exec ssh -T "${{options[@]}}" root@127.0.0.1 -- "$command"
 def write_shared_files(shared: Shared, hosts_text: str, user_keys: Mapping[str, Sequence[str]],
                        *, first_uid: int, sudo_dir: Path) -> None:
     """Write the common /etc layer, the home directories and the programs."""
-    for directory in (shared.etc, shared.home, shared.bin):
-        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
-    passwd = Path("/etc/passwd").read_text()
-    group = Path("/etc/group").read_text()
-    for index, (user, keys) in enumerate(user_keys.items()):
-        uid = first_uid + index
-        passwd += f"{user}:x:{uid}:{uid}:{user} (Grid'5000 box):/home/{user}:/bin/bash\n"
-        group += f"{user}:x:{uid}:\n"
-        home = shared.home / user
-        ssh_dir = home / ".ssh"
-        ssh_dir.mkdir(parents=True, exist_ok=True)
-        (ssh_dir / "authorized_keys").write_text("".join(f"{k}\n" for k in keys))
-        for path in (home, ssh_dir, ssh_dir / "authorized_keys"):
-            os.chown(path, uid, uid)
-        os.chmod(home, 0o700)
-    (shared.etc / "passwd").write_text(passwd)
-    (shared.etc / "group").write_text(group)
-    (shared.etc / "hosts").write_text(hosts_text)
-    (shared.etc / "resolv.conf").write_text("# Grid'5000 box: names come from /etc/hosts\n")
+    write_accounts(shared, hosts_text, user_keys, first_uid=first_uid,
+                   label="Grid'5000 box")
     machines.ensure_keypair(sudo_dir / SUDO_KEY, "sudo-g5k@g5kbox")
     key = shared.etc / Path(SUDO_KEY_PATH).name
     key.write_bytes((sudo_dir / SUDO_KEY).read_bytes())
@@ -59,3 +42,31 @@ def write_shared_files(shared: Shared, hosts_text: str, user_keys: Mapping[str, 
     program = shared.bin / "sudo-g5k"
     program.write_text(SUDO_G5K)
     os.chmod(program, 0o755)
+
+
+def write_accounts(shared: Shared, hosts_text: str, user_keys: Mapping[str, Sequence[str]],
+                   *, first_uid: int, label: str, homes: Sequence[Path] | None = None) -> None:
+    """The users (passwd, group, uids from `first_uid`), /etc/hosts, and each user's home
+    with their authorized_keys under every directory of `homes` (default: the shared
+    home)."""
+    bases = [shared.home] if homes is None else list(homes)
+    for directory in (shared.etc, shared.bin, *bases):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+    passwd = Path("/etc/passwd").read_text()
+    group = Path("/etc/group").read_text()
+    for index, (user, keys) in enumerate(user_keys.items()):
+        uid = first_uid + index
+        passwd += f"{user}:x:{uid}:{uid}:{user} ({label}):/home/{user}:/bin/bash\n"
+        group += f"{user}:x:{uid}:\n"
+        for base in bases:
+            home = base / user
+            ssh_dir = home / ".ssh"
+            ssh_dir.mkdir(parents=True, exist_ok=True)
+            (ssh_dir / "authorized_keys").write_text("".join(f"{k}\n" for k in keys))
+            for path in (home, ssh_dir, ssh_dir / "authorized_keys"):
+                os.chown(path, uid, uid)
+            os.chmod(home, 0o700)
+    (shared.etc / "passwd").write_text(passwd)
+    (shared.etc / "group").write_text(group)
+    (shared.etc / "hosts").write_text(hosts_text)
+    (shared.etc / "resolv.conf").write_text(f"# {label}: names come from /etc/hosts\n")
