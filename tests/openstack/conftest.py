@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +19,35 @@ from bedform.state.store import StateStore
 MUTATING = ("POST", "PUT", "DELETE", "PATCH")
 
 
-@pytest.fixture
-def emu(openstack_emulator_factory, tmp_path: Path,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> OpenstackEmulator:
-    """An emulator whose servers are ACTIVE at once; clouds.yaml and keypair ready, the
-    clients pointed at it (OS_CLIENT_CONFIG_FILE) with a private HOME."""
-    emulator = openstack_emulator_factory(build_seconds=0.0)
+KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFb3dF0kGq4o4m1pV1o8m8wqg3c8mZ0c3y4h7g8lq9tY "
+       "test@bedform")
+
+
+def prepare(emulator: OpenstackEmulator, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> OpenstackEmulator:
+    """Point the clients at `emulator` (clouds.yaml through OS_CLIENT_CONFIG_FILE, no
+    other OS_* variable, a private HOME) and give alice the keypair `mykey`."""
+    import openstack
+
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
-    for name in [n for n in list(__import__("os").environ) if n.startswith("OS_")]:
+    for name in [n for n in os.environ if n.startswith("OS_")]:
         monkeypatch.delenv(name)
     path = emulator.write_clouds_yaml(tmp_path / "clouds.yaml")
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
-    import openstack
-
     conn = openstack.connect(cloud=DEFAULT_CLOUD_NAME)
-    conn.compute.create_keypair(name="mykey", public_key=(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFb3dF0kGq4o4m1pV1o8m8wqg3c8mZ0c3y4h7g8lq9tY "
-        "test@bedform"))
+    conn.compute.create_keypair(name="mykey", public_key=KEY)
     conn.close()
     emulator.clear_requests()
     return emulator
+
+
+@pytest.fixture
+def emu(openstack_emulator_factory, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> OpenstackEmulator:
+    """An emulator whose servers are ACTIVE at once, the clients pointed at it."""
+    return prepare(openstack_emulator_factory(build_seconds=0.0), tmp_path, monkeypatch)
 
 
 def connection(emu: OpenstackEmulator) -> Any:
