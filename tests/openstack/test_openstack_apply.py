@@ -1,8 +1,14 @@
 """Plan/apply of an OpenStack stack against the emulator over HTTP, through the CLI:
-first apply, no-op apply, repair of a server deleted outside, destroy."""
+first apply, no-op apply, repair of a server deleted with the `openstack` CLI or put in
+ERROR, a floating IP re-attached, a grown group."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+from bedform.emulators.openstack.server import DEFAULT_CLOUD_NAME
 from tests.openstack.conftest import connection, section
 
 
@@ -30,8 +36,11 @@ def test_server_deleted_outside_is_recreated_alone(stack):
     stack.write(**section()).apply()
     before = stack.state().resources
     victim = before["os.server[osexp-1-1]"].attributes["id"]
+    openstack_cli = Path(sys.executable).parent / "openstack"
+    subprocess.run([str(openstack_cli), "--os-cloud", DEFAULT_CLOUD_NAME, "server",
+                    "delete", "osexp-1-1"], check=True, capture_output=True,
+                   timeout=120)
     conn = connection(stack.emu)
-    conn.compute.delete_server(victim)
     plan = stack.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.output
     assert "# os.server[osexp-1-1] will be created (reason: deleted outside" in plan.output, \
