@@ -35,7 +35,7 @@ def test_apply_then_noop_apply_makes_no_mutation(stack):
 def test_server_deleted_outside_is_recreated_alone(stack):
     stack.write(**section()).apply()
     before = stack.state().resources
-    victim = before["os.server[osexp-1-1]"].attributes["id"]
+    victim = before["os.server[1-1]"].attributes["id"]
     openstack_cli = Path(sys.executable).parent / "openstack"
     subprocess.run([str(openstack_cli), "--os-cloud", DEFAULT_CLOUD_NAME, "server",
                     "delete", "osexp-1-1"], check=True, capture_output=True,
@@ -43,7 +43,7 @@ def test_server_deleted_outside_is_recreated_alone(stack):
     conn = connection(stack.emu)
     plan = stack.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.output
-    assert "# os.server[osexp-1-1] will be created (reason: deleted outside" in plan.output, \
+    assert "# os.server[1-1] will be created (reason: deleted outside" in plan.output, \
         plan.output
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan.output
     stack.emu.clear_requests()
@@ -51,19 +51,19 @@ def test_server_deleted_outside_is_recreated_alone(stack):
     assert [m for m in stack.mutations() if m.startswith("POST")] == \
         ["POST /compute/v2.1/servers"]
     after = stack.state().resources
-    assert after["os.server[osexp-1-1]"].attributes["id"] != victim
-    assert after["os.server[osexp-0-0]"].attributes["id"] == \
-        before["os.server[osexp-0-0]"].attributes["id"]
+    assert after["os.server[1-1]"].attributes["id"] != victim
+    assert after["os.server[0-0]"].attributes["id"] == \
+        before["os.server[0-0]"].attributes["id"]
     names = sorted(s.name for s in conn.compute.servers())
     assert names == ["osexp-0-0", "osexp-1-0", "osexp-1-1", "osexp-1-2"]
 
 
 def test_server_in_error_outside_is_replaced_alone(stack):
     stack.write(**section()).apply()
-    victim = stack.state().resources["os.server[osexp-1-0]"].attributes["id"]
+    victim = stack.state().resources["os.server[1-0]"].attributes["id"]
     stack.emu.set_server_status(victim, "ERROR", "host lost")
     plan = stack.run("plan")
-    assert "# os.server[osexp-1-0] must be replaced" in plan.output, plan.output
+    assert "# os.server[1-0] must be replaced" in plan.output, plan.output
     assert "host lost" in plan.output
     assert "Plan: 1 to add, 0 to change, 1 to destroy." in plan.output
     stack.apply()
@@ -100,4 +100,4 @@ def test_growing_a_group_adds_servers_and_renames_none(stack):
     after = {a: r.attributes["id"] for a, r in stack.state().resources.items()
              if r.kind == "os_server"}
     assert {a: after[a] for a in ids} == ids
-    assert sorted(after) == [f"os.server[osexp-{n}]" for n in ("0-0", "1-0", "1-1", "1-2")]
+    assert sorted(after) == [f"os.server[{n}]" for n in ("0-0", "1-0", "1-1", "1-2")]

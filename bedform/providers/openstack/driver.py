@@ -7,7 +7,7 @@ reused by the Chameleon provider):
 - `os.network` (`os_network`) and `os.subnet` (`os_subnet`), networks.py: made, or
   read with `configure_network: false` (`managed: false`, never deleted);
 - `os.router` (`os_router`, routers.py): gateway and interface (`configure_network`);
-- `os.server[<prefix>-<group>-<n>]` (`os_server`, servers.py);
+- `os.server[<group>-<n>]` (`os_server`, servers.py): the server `<prefix>-<group>-<n>`;
 - `os.floating_ip` (`os_floating_ip`, floating_ips.py) on the gateway server, the
   first server of the first group (`gateway: true`);
 - `os.ssh_ready` (`os_ssh_ready`, readiness.py) with `wait_ssh: true`.
@@ -160,7 +160,7 @@ class OpenstackDriver(KindDriver):
             for number in range(machine.number):
                 server = server_name(names["prefix"], group, number)
                 servers.append(Resource(
-                    f"{name}.server[{server}]", "os_server",
+                    f"{name}.server[{group}-{number}]", "os_server",
                     {"name": server, "image": machine.image, "flavour": machine.flavour,
                      "key_name": conf.key_name, "network_id": Ref(network.address, "id"),
                      "network": Ref(network.address, "name"),
