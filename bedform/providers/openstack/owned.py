@@ -86,8 +86,7 @@ class NeutronKind(KindHandler[Any]):
 
     def observe(self, record: Record, obj: Any, view: RefreshView) -> Observed:
         """What the refresh says of a living object (default: alive, as listed)."""
-        return Observed(alive=True, attributes={**self.attributes(obj),
-                                                "managed": record.inputs.get("managed", True)})
+        return Observed(alive=True, attributes={**record.attributes, **self.attributes(obj)})
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
         object_id = record.attributes.get("id")

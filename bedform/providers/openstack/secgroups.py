@@ -18,8 +18,8 @@ from bedform.providers.openstack.owned import NeutronKind, find_owned
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {"direction": "ingress", "protocol": "tcp", "port_range_min": 1,
-     "port_range_max": 65535, "ethertype": "IPv4"},
-    {"direction": "ingress", "protocol": "icmp", "ethertype": "IPv4"},
+     "port_range_max": 65535, "ether_type": "IPv4"},
+    {"direction": "ingress", "protocol": "icmp", "ether_type": "IPv4"},
 )
 
 

@@ -42,15 +42,14 @@ def fault_of(server: Any) -> str:
 
 
 def server_attributes(server: Any, network: str | None) -> dict[str, Any]:
-    """What the state records of a server: ids, status, its addresses on `network`."""
+    """What the state records of a server: ids, status, its fixed address on `network`
+    (its floating IP, if any, is recorded by the floating IP's record)."""
     entries = (server.addresses or {}).get(network or "", []) if network else \
         [e for entries in (server.addresses or {}).values() for e in entries]
     fixed = [e["addr"] for e in entries if e.get("OS-EXT-IPS:type", "fixed") == "fixed"]
-    floating = [e["addr"] for e in entries if e.get("OS-EXT-IPS:type") == "floating"]
     flavor = server.flavor or {}
     return {"id": server.id, "name": server.name, "status": server.status,
             "fixed_ip": fixed[0] if fixed else None,
-            "floating_ip": floating[0] if floating else None,
             "flavor": flavor.get("original_name") or flavor.get("id"),
             "image_id": (server.image or {}).get("id")}
 
