@@ -17,8 +17,9 @@ from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import adopt_or_create
 from bedform.providers.openstack.client import refusal
+from bedform.providers.openstack.owned import refresh_listed
 from bedform.providers.openstack.routers import external_network
-from bedform.state.model import Record, Status
+from bedform.state.model import Record
 
 
 def _attributes(fip: Any, server_id: str) -> dict[str, Any]:
@@ -34,29 +35,19 @@ class FloatingIpKind(KindHandler[Any]):
                     description="floating IP of the gateway server")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        ips = view.snapshot.floating_ips()
-        by_id = {ip.id: ip for ip in ips}
-        result: dict[str, Observed] = {}
-        for record in records:
-            fip = by_id.get(record.attributes.get("id", ""))
-            if fip is None and record.status == Status.PENDING_CREATE:
-                fip = next((ip for ip in ips
-                            if ip.description == record.identity.get("mark")), None)
-            if fip is None:
-                result[record.address] = Observed(alive=False, reason="floating IP "
-                                                  "released outside bedform")
-                continue
+        def observe(record: Record, fip: Any) -> Observed:
             port_id = record.attributes.get("port_id")
-            drift = []
-            if port_id and fip.port_id != port_id:
-                where = f"moved to port {fip.port_id}" if fip.port_id else "detached"
-                drift.append(f"floating IP {fip.floating_ip_address} {where} (was on "
-                              f"server {record.inputs.get('server')})")
             attributes = _attributes(fip, record.attributes.get("server_id", ""))
-            if drift:
-                attributes["port_id"] = port_id
-            result[record.address] = Observed(alive=True, attributes=attributes, drift=drift)
-        return result
+            if not port_id or fip.port_id == port_id:
+                return Observed(alive=True, attributes=attributes)
+            where = f"moved to port {fip.port_id}" if fip.port_id else "detached"
+            return Observed(alive=True, attributes={**attributes, "port_id": port_id},
+                            drift=[f"floating IP {fip.floating_ip_address} {where} (was "
+                                   f"on server {record.inputs.get('server')})"])
+        return refresh_listed(
+            records, view.snapshot.floating_ips(),
+            identified=lambda fip, record: fip.description == record.identity.get("mark"),
+            observe=observe, gone="floating IP released outside bedform")
 
     def _port(self, server_id: str, server: str) -> Any:
         ports = sorted(self.driver.conn.network.ports(device_id=server_id),

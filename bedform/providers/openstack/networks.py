@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bedform.providers.base import ApplyContext, KindSpec, Resource
-from bedform.providers.lifecycle import adopt_or_create
-from bedform.providers.openstack.client import refusal
 from bedform.providers.openstack.listing import Listing
-from bedform.providers.openstack.owned import NeutronKind, find_named, find_owned
+from bedform.providers.openstack.owned import NeutronKind, create_owned, find_named
 
 _READ_HINT = ("With `configure_network: false` the network and subnet must exist; "
               "create them first, or set `configure_network: true` to let bedform "
@@ -39,14 +37,10 @@ class NetworkKind(NeutronKind):
                                inputs["name"], "network", _READ_HINT)
             return {**self.attributes(found), "managed": False}
         name, mark = inputs["name"], inputs["mark"]
-
-        def make() -> str:
-            with refusal(f"network {name}"):
-                return network.create_network(name=name, description=mark).id
-        network_id = adopt_or_create(
-            ctx, "id", find=lambda: find_owned(list(network.networks(name=name)), name,
-                                               mark, "network"),
-            create=make, label=f"network {name}")
+        network_id = create_owned(ctx, "network", name, mark,
+                                  listed=lambda: network.networks(name=name),
+                                  make=lambda: network.create_network(name=name,
+                                                                      description=mark))
         return {"id": network_id, "name": name, "managed": True}
 
 
@@ -71,17 +65,12 @@ class SubnetKind(NeutronKind):
             found = find_named(list(network.subnets(network_id=inputs["network_id"])),
                                name, "subnet", _READ_HINT)
             return {**self.attributes(found), "managed": False}
-
-        def make() -> str:
-            with refusal(f"subnet {name} ({inputs['cidr']})"):
-                return network.create_subnet(
-                    name=name, description=inputs["mark"], network_id=inputs["network_id"],
-                    cidr=inputs["cidr"], ip_version=4,
-                    dns_nameservers=list(inputs["dns_nameservers"]),
-                    allocation_pools=[dict(inputs["allocation_pool"])]).id
-        subnet_id = adopt_or_create(
-            ctx, "id", find=lambda: find_owned(
-                list(network.subnets(name=name, network_id=inputs["network_id"])), name,
-                inputs["mark"], "subnet"),
-            create=make, label=f"subnet {name}")
+        subnet_id = create_owned(
+            ctx, "subnet", name, inputs["mark"],
+            listed=lambda: network.subnets(name=name, network_id=inputs["network_id"]),
+            make=lambda: network.create_subnet(
+                name=name, description=inputs["mark"], network_id=inputs["network_id"],
+                cidr=inputs["cidr"], ip_version=4,
+                dns_nameservers=list(inputs["dns_nameservers"]),
+                allocation_pools=[dict(inputs["allocation_pool"])]))
         return {**self.attributes(network.get_subnet(subnet_id)), "managed": True}

@@ -11,13 +11,14 @@ resources whose delete is a no-op).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, Observed
 from bedform.providers.kinds import KindHandler, RefreshView
-from bedform.providers.openstack.client import MARKER
+from bedform.providers.lifecycle import adopt_or_create
+from bedform.providers.openstack.client import MARKER, refusal
 from bedform.providers.openstack.listing import Listing
 from bedform.state.model import Record, Status
 
@@ -53,6 +54,37 @@ def find_named(items: Sequence[Any], name: str, what: str, hint: str) -> Any:
     return named[0]
 
 
+def create_owned(ctx: ApplyContext, what: str, name: str, mark: str,
+                 listed: Callable[[], Iterable[Any]], make: Callable[[], Any]) -> str:
+    """The id of our object named `name`: checkpointed by an interrupted run, else
+    found by name + mark in `listed()`, else made by `make()` (a refusal of the cloud
+    says what it was)."""
+    def create() -> str:
+        with refusal(f"{what} {name}"):
+            return make().id
+    return adopt_or_create(ctx, "id", find=lambda: find_owned(list(listed()), name, mark, what),
+                           create=create, label=f"{what} {name}")
+
+
+def refresh_listed(records: Sequence[Record], listed: Iterable[Any],
+                   identified: Callable[[Any, Record], bool],
+                   observe: Callable[[Record, Any], Observed], gone: str
+                   ) -> dict[str, Observed]:
+    """What one listing says of each record: its object found by the recorded id (or,
+    for a pending create, the first one `identified` as its), else gone (`gone` says
+    why in the plan)."""
+    objects = list(listed)
+    by_id = {item.id: item for item in objects}
+    result: dict[str, Observed] = {}
+    for record in records:
+        obj = by_id.get(record.attributes.get("id", ""))
+        if obj is None and record.status == Status.PENDING_CREATE:
+            obj = next((o for o in objects if identified(o, record)), None)
+        result[record.address] = Observed(alive=False, reason=gone) if obj is None \
+            else observe(record, obj)
+    return result
+
+
 class NeutronKind(KindHandler[Any]):
     """Base of the Neutron kinds: refresh from one listing, delete by id.
 
@@ -69,20 +101,12 @@ class NeutronKind(KindHandler[Any]):
         raise NotImplementedError
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        objects = {item.id: item for item in type(self).listing(view.snapshot)}
-        result: dict[str, Observed] = {}
-        for record in records:
-            obj = objects.get(record.attributes.get("id", ""))
-            if obj is None and record.status == Status.PENDING_CREATE:
-                obj = next((o for o in objects.values()
-                            if o.name == record.identity.get("name")
-                            and (o.description or "") == record.identity.get("mark")), None)
-            if obj is None:
-                result[record.address] = Observed(alive=False,
-                                                  reason=f"{self.what} deleted outside")
-            else:
-                result[record.address] = self.observe(record, obj, view)
-        return result
+        return refresh_listed(
+            records, type(self).listing(view.snapshot),
+            identified=lambda o, r: o.name == r.identity.get("name")
+            and (o.description or "") == r.identity.get("mark"),
+            observe=lambda record, obj: self.observe(record, obj, view),
+            gone=f"{self.what} deleted outside")
 
     def observe(self, record: Record, obj: Any, view: RefreshView) -> Observed:
         """What the refresh says of a living object (default: alive, as listed)."""

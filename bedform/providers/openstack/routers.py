@@ -15,10 +15,9 @@ from typing import Any
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import RefreshView
-from bedform.providers.lifecycle import adopt_or_create
 from bedform.providers.openstack.client import refusal
 from bedform.providers.openstack.listing import Listing
-from bedform.providers.openstack.owned import NeutronKind, find_named, find_owned
+from bedform.providers.openstack.owned import NeutronKind, create_owned, find_named
 from bedform.state.model import Record
 
 
@@ -70,16 +69,11 @@ class RouterKind(NeutronKind):
         conn = self.driver.conn
         name, mark = inputs["name"], inputs["mark"]
         external = external_network(conn, inputs.get("external_network"))
-
-        def make() -> str:
-            with refusal(f"router {name}"):
-                return conn.network.create_router(
-                    name=name, description=mark,
-                    external_gateway_info={"network_id": external.id}).id
-        router_id = adopt_or_create(
-            ctx, "id", find=lambda: find_owned(list(conn.network.routers(name=name)), name,
-                                               mark, "router"),
-            create=make, label=f"router {name}")
+        router_id = create_owned(
+            ctx, "router", name, mark, listed=lambda: conn.network.routers(name=name),
+            make=lambda: conn.network.create_router(
+                name=name, description=mark,
+                external_gateway_info={"network_id": external.id}))
         return self._complete(router_id, external.id, inputs)
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bedform.providers.base import ApplyContext, KindSpec, Resource
-from bedform.providers.lifecycle import adopt_or_create
 from bedform.providers.openstack.client import refusal
 from bedform.providers.openstack.listing import Listing
-from bedform.providers.openstack.owned import NeutronKind, find_owned
+from bedform.providers.openstack.owned import NeutronKind, create_owned
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {"direction": "ingress", "protocol": "tcp", "port_range_min": 1,
@@ -42,14 +41,10 @@ class SecurityGroupKind(NeutronKind):
         inputs = resource.inputs
         network = self.driver.conn.network
         name, mark = inputs["name"], inputs["mark"]
-
-        def make() -> str:
-            with refusal(f"security group {name}"):
-                return network.create_security_group(name=name, description=mark).id
-        group_id = adopt_or_create(
-            ctx, "id", find=lambda: find_owned(list(network.security_groups(name=name)),
-                                               name, mark, "security group"),
-            create=make, label=f"security group {name}")
+        group_id = create_owned(
+            ctx, "security group", name, mark,
+            listed=lambda: network.security_groups(name=name),
+            make=lambda: network.create_security_group(name=name, description=mark))
         existing = list(network.security_group_rules(security_group_id=group_id))
         for rule in inputs["rules"]:
             if not any(_same_rule(e, rule) for e in existing):

@@ -21,7 +21,8 @@ from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.lifecycle import Wait, adopt_or_create, poll
 from bedform.providers.openstack.client import is_not_found, refusal
-from bedform.state.model import Record, Status
+from bedform.providers.openstack.owned import refresh_listed
+from bedform.state.model import Record
 
 BUILD_WAIT = 1800.0
 """How long a server may stay in BUILD (bare-metal builds take ~15 min)."""
@@ -79,25 +80,15 @@ class ServerKind(KindHandler[Any]):
     spec = KindSpec("os_server", deploy=True, description="Nova server")
 
     def refresh(self, records: Sequence[Record], view: RefreshView) -> dict[str, Observed]:
-        servers = [s for s in view.snapshot.servers() if s.status not in GONE]
-        by_id = {s.id: s for s in servers}
-        result: dict[str, Observed] = {}
-        for record in records:
-            server = by_id.get(record.attributes.get("id", ""))
-            if server is None and record.status == Status.PENDING_CREATE:
-                server = next((s for s in servers
-                               if s.name == record.identity.get("name")), None)
-            if server is None:
-                result[record.address] = Observed(alive=False, reason="server deleted "
-                                                  "outside bedform")
-                continue
-            attributes = server_attributes(server, record.inputs.get("network"))
-            drift = []
-            if server.status == "ERROR":
-                drift.append(f"server {server.name} is in ERROR: {fault_of(server)}")
-            result[record.address] = Observed(alive=True, attributes=attributes,
-                                              drift=drift)
-        return result
+        def observe(record: Record, server: Any) -> Observed:
+            drift = [f"server {server.name} is in ERROR: {fault_of(server)}"] \
+                if server.status == "ERROR" else []
+            return Observed(alive=True, drift=drift, attributes=server_attributes(
+                server, record.inputs.get("network")))
+        return refresh_listed(
+            records, [s for s in view.snapshot.servers() if s.status not in GONE],
+            identified=lambda server, record: server.name == record.identity.get("name"),
+            observe=observe, gone="server deleted outside bedform")
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
         inputs = resource.inputs
