@@ -72,3 +72,15 @@ def test_missing_preexisting_network_is_a_clear_error(stack):
     assert result.exit_code == 1
     assert "os.network" in result.output and "no network named 'nowhere'" in result.output
     assert "configure_network" in result.output
+
+
+def test_a_same_named_server_of_someone_else_is_never_taken(stack, emu, tmp_path):
+    intruder = OpenstackStack(tmp_path / "intruder", emu, name="intruder")
+    intruder.write(**section(servers=0, prefix="osexp")).apply()
+    result = stack.write(**section(servers=0, network={"name": "mine"},
+                                   subnet={"name": "mine"})).run("apply", "--auto-approve")
+    assert "os.server[0-0]" in result.output
+    assert result.exit_code == 1
+    assert "was not made by this stack" in result.output, result.output
+    assert "prefix" in result.output
+    assert intruder.run("destroy", "--auto-approve").exit_code == 0

@@ -166,7 +166,8 @@ class OpenstackDriver(KindDriver):
                      "network": Ref(network.address, "name"),
                      "security_group": Ref(secgroup.address, "name"),
                      "stack": self.context.stack_name, "group": group, "number": number},
-                    depends_on=[subnet.address], identity={"name": server}))
+                    depends_on=[subnet.address],
+                    identity={"name": server, "stack": self.context.stack_name}))
         resources += servers
         fip = None
         if conf.gateway and servers:

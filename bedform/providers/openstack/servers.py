@@ -87,7 +87,8 @@ class ServerKind(KindHandler[Any]):
                 server, record.inputs.get("network")))
         return refresh_listed(
             records, [s for s in view.snapshot.servers() if s.status not in GONE],
-            identified=lambda server, record: server.name == record.identity.get("name"),
+            identified=lambda server, record: server.name == record.identity.get("name")
+            and (server.metadata or {}).get("bedform_stack") == record.identity.get("stack"),
             observe=observe, gone="server deleted outside bedform")
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
@@ -106,6 +107,10 @@ class ServerKind(KindHandler[Any]):
             for server in compute.servers(details=True, name=f"^{re.escape(name)}$"):
                 if server.name != name or server.status in GONE:
                     continue
+                if (server.metadata or {}).get("bedform_stack") != inputs["stack"]:
+                    raise ProviderError(
+                        f"a server named {name!r} exists ({server.id}) and was not made "
+                        "by this stack", hint="Choose another `prefix`, or delete it.")
                 if server.status == "ERROR":
                     self._purge(ctx, server)
                     continue
