@@ -25,6 +25,8 @@ _EXPORTS = {
     "IotlabHost": "bedform.providers.iotlab", "IotlabSensor": "bedform.providers.iotlab",
     "IotlabNetwork": "bedform.providers.iotlab", "IotlabSerial": "bedform.providers.iotlab",
     "IotlabSniffer": "bedform.providers.iotlab",
+    "Openstack": "bedform.api.openstack", "OpenstackConf": "bedform.providers.openstack",
+    "OpenstackMachineConf": "bedform.providers.openstack",
     "Engine": "bedform.planner.engine", "load_stack": "bedform.stack",
     "Providers": "bedform.api.providers", "find_slot": "bedform.api.providers",
     "find_slot_and_start": "bedform.api.providers",

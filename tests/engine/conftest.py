@@ -52,11 +52,11 @@ class FakeStack:
 
     def spawn(self, *args: str, **kwargs: Any) -> subprocess.Popen:
         """Run the CLI in a subprocess (for signals)."""
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        kwargs.setdefault("env", {**os.environ, "PYTHONPATH": str(REPO)})
         return subprocess.Popen(
             [sys.executable, "-m", "tests.fakecloud_cli", "-c", str(self.file), *args],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, **kwargs)
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            **kwargs)
 
     def state(self):
         """The state as on disk."""

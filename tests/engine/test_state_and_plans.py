@@ -10,7 +10,7 @@ import time
 
 from bedform.state.lock import StateLock
 from bedform.state.store import StateStore
-from tests.engine.conftest import FakeStack, mutations
+from tests.engine.conftest import REPO, FakeStack, mutations
 from tests.engine.test_guarantees import BASE
 
 
@@ -162,13 +162,17 @@ def test_json_events_are_one_object_per_line(stack: FakeStack) -> None:
 
 def test_first_sigint_stops_gracefully_and_apply_resumes(stack: FakeStack) -> None:
     stack.write(**{**BASE, "latency": 3.0})
-    process = stack.spawn("apply", "--auto-approve")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not (stack.state_dir / "state.json").exists():
-        time.sleep(0.05)
-    time.sleep(0.3)
+    process = stack.spawn("apply", "--auto-approve", env={**os.environ,
+                                                          "PYTHONPATH": str(REPO),
+                                                          "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "Creating..." not in seen and time.monotonic() < deadline:   # the apply runs
+        seen += process.stdout.readline()
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
+    rest, _ = process.communicate(timeout=30)
+    output = seen + rest
     assert process.returncode == 1, output
     assert "Interrupt received" in output
     assert "apply interrupted" in output

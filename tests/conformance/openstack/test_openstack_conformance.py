@@ -1,0 +1,3 @@
+"""The seven guarantees on OpenStack (its emulator over HTTP)."""
+
+from bedform.conformance.suite import *  # noqa: F403
