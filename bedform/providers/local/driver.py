@@ -36,12 +36,11 @@ from bedform.providers.local.kinds import (
     VETH,
     BridgeKind,
     HostKind,
-    KeyKind,
     Snapshot,
-    SshdKind,
     VethKind,
     take_snapshot,
 )
+from bedform.providers.local.ssh import KeyKind, SshdKind
 from bedform.state.model import Record, Status
 
 INSTALL_HINT = ("Install the missing programs, e.g. on Debian/Ubuntu: "
