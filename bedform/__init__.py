@@ -21,6 +21,7 @@ _EXPORTS = {
     "G5kClusterConf": "bedform.providers.g5k", "G5kServersConf": "bedform.providers.g5k",
     "G5kNetworkConf": "bedform.providers.g5k", "G5kHost": "bedform.providers.g5k",
     "G5kTunnel": "bedform.providers.g5k",
+    "VMonG5k": "bedform.api.vmong5k", "VMonG5kConf": "bedform.providers.vmong5k",
     "Engine": "bedform.planner.engine", "load_stack": "bedform.stack",
     "Providers": "bedform.api.providers", "find_slot": "bedform.api.providers",
     "find_slot_and_start": "bedform.api.providers",
