@@ -110,13 +110,13 @@ def define(path: str) -> str:
     text = Path(path).read_text()
     parsed = validate(text)
     name = parsed["name"]
-    with contextlib.suppress(VirshError):
-        old = _read(name)
+    old = _domains().get(name)
+    if old is not None:
         if parsed["uuid"] and old["uuid"] != parsed["uuid"]:
             raise VirshError(f"operation failed: domain '{name}' already exists with uuid "
                              f"{old['uuid']}")
-        parsed["uuid"], state = old["uuid"], old["state"]
-        parsed.update(state=state, id=old.get("id"))  # redefined: persistent again
+        # redefined: same uuid and state, persistent again
+        parsed.update(uuid=old["uuid"], state=old["state"], id=old.get("id"))
     parsed.setdefault("state", "shut off")
     parsed["uuid"] = parsed["uuid"] or str(uuid.uuid4())
     parsed["xml"] = text
