@@ -4,10 +4,12 @@ their addresses answering SSH through their node and the access frontend, batche
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +55,52 @@ def vms(stack: VmStack) -> dict[str, dict[str, Any]]:
             if r.kind == "vmong5k_vm"}
 
 
+class DomainWatch:
+    """Watches the box nodes' domain definitions while a command runs: the last set of
+    defined domains of each node before the node went away, and every domain seen
+    destroyed and undefined (from the nodes' virsh call logs)."""
+
+    def __init__(self, emu: G5kEmulator, nodes: list[str]) -> None:
+        self.dirs = {n: node_files(emu, n) / "root" / ".bedform-virsh" for n in nodes}
+        self.last: dict[str, list[str]] = {}
+        self.calls: dict[str, list[str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            for node, directory in self.dirs.items():
+                with contextlib.suppress(OSError):
+                    defined = sorted(p.stem for p in directory.glob("*.json"))
+                    calls = (directory / "calls.log").read_text().splitlines()
+                    self.last[node], self.calls[node] = defined, calls
+
+    @property
+    def seen_removed(self) -> set[str]:
+        lines = [line.split() for calls in self.calls.values() for line in calls]
+        destroyed = {w[1] for w in lines if len(w) == 2 and w[0] == "destroy"}
+        return {w[1] for w in lines if len(w) == 2 and w[0] == "undefine"} & destroyed
+
+    def __enter__(self) -> DomainWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def ssh(config: Path, alias: str, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", alias, command],
                           capture_output=True, text=True, timeout=60)
 
 
-def on_node(stack: VmStack, node: str, command: str) -> str:
-    jump = next(r.inputs["jump"] for r in stack.state().resources.values()
-                if r.kind == "vmong5k_domains")
+def on_node(stack: VmStack, node: str, command: str,
+            jump: dict[str, Any] | None = None) -> str:
+    """`command`'s output on `node`, as root through the access frontend."""
+    if jump is None:
+        jump = next(r.inputs["jump"] for r in stack.state().resources.values()
+                    if r.kind == "vmong5k_domains")
     result = run([Host(node, alias=node, user="root", extra=jump)], command)
     return result[node].stdout
 
@@ -136,11 +176,65 @@ def test_twelve_vms_on_three_nodes(stack: VmStack, tmp_path: Path) -> None:
         == "running"
     assert ssh(config, victim["name"], "true").returncode == 0
 
-    # destroy: every domain destroyed and undefined on its node, then the job killed
-    nodes_of_domains = sorted({a["node"] for a in second.values()})
-    result = stack.run("destroy", "--auto-approve")
+    # destroy: the nodes' batches destroy and undefine every domain, then the job is
+    # killed (and the box removes the nodes: their domain files are watched until then)
+    with DomainWatch(stack.emu, nodes) as watch:
+        result = stack.run("destroy", "--auto-approve")
     assert result.exit_code == 0, result.output
+    for node in nodes:
+        assert watch.last[node] == [], f"{node} kept domains {watch.last[node]}"
+    assert watch.seen_removed == {a["name"] for a in second.values()}
     assert stack.state().resources == {}
-    jobs = [j for j in stack.emu.testbed.sites["rennes"].active.values()]
-    assert jobs == []
-    assert len(nodes_of_domains) == 3
+    assert list(stack.emu.testbed.sites["rennes"].active.values()) == []
+
+def test_flavour_change_shrink_and_expiry(stack: VmStack, tmp_path: Path) -> None:
+    machines = [{"roles": ["a"], "cluster": "parasilo", "number": 2, "nodes": 1},
+                {"roles": ["b"], "cluster": "parasilo", "number": 2, "nodes": 1}]
+    stack.write(machines).apply()
+    first = vms(stack)
+    node_a, node_b = first["vms.vm[0/0]"]["node"], first["vms.vm[1/0]"]["node"]
+    assert node_a != node_b
+
+    # a new flavour for group a: its VMs replaced, their node's batch redefines them
+    # alone; group b is not touched beyond the refresh's listing
+    bigger = [{**machines[0], "flavour_desc": {"core": 2, "mem": 1024}}, machines[1]]
+    stack.write(bigger)
+    plan = stack.run("plan")
+    assert "vms.vm[0/0] must be replaced" in plan.output, plan.output
+    assert "vms.vm[0/1] must be replaced" in plan.output
+    assert "vms.domains[0/0] will be updated" in plan.output
+    assert "vms.vm[1/" not in plan.output and "vms.domains[1/0]" not in plan.output
+    before = sessions(stack.emu, [node_a, node_b])
+    stack.apply()
+    after = sessions(stack.emu, [node_a, node_b])
+    assert (after[node_a] - before[node_a], after[node_b] - before[node_b]) == (2, 1)
+    second = vms(stack)
+    xml = on_node(stack, node_a, f"virsh dumpxml {second['vms.vm[0/0]']['name']}")
+    assert "<memory unit='KiB'>1048576</memory>" in xml and "<vcpu>2</vcpu>" in xml
+    assert {k: second["vms.vm[0/0]"][k] for k in ("ip", "mac")} == \
+        {k: first["vms.vm[0/0]"][k] for k in ("ip", "mac")}
+
+    # shrinking group b removes its last VM, and its domain
+    stack.write([bigger[0], {**machines[1], "number": 1}]).apply()
+    assert "vms.vm[1/1]" not in vms(stack)
+    listing = on_node(stack, node_b, "virsh list --all --name").split()
+    assert listing == [first["vms.vm[1/0]"]["name"]]
+
+    # the job expires: everything below it is re-created, at the recorded slots
+    stack.emu.advance(3700)
+    plan = stack.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    for address in ("vms.job[rennes]", "vms.hypervisor[0/0]", "vms.domains[1/0]",
+                    "vms.vm[0/1]"):
+        assert address in plan.output
+    stack.apply()
+    third = vms(stack)
+    assert {a: v["ip"] for a, v in third.items()} == \
+        {a: first[a]["ip"] for a in ("vms.vm[0/0]", "vms.vm[0/1]", "vms.vm[1/0]")}
+    config = tmp_path / "ssh_config"
+    config.write_text(stack.run("output", "--format", "ssh-config").output)
+    for attributes in third.values():
+        result = ssh(config, attributes["name"], "echo $SSH_CONNECTION")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[2] == attributes["ip"]
+    assert stack.run("destroy", "--auto-approve").exit_code == 0
