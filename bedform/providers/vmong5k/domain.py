@@ -2,8 +2,9 @@
 
 One script per node per apply: `setup_script` (hypervisor: libvirt present, working
 directory, base image copied once, bridge `br0` over the node's NIC), `domains_script`
-(destroy/undefine the domains to remove, then per domain to create a qcow2 overlay of
-the base image, its XML, `virsh define` and `virsh start` unless it runs), and
+(destroy/undefine the domains to remove, one listing of the running domains, then per
+domain to create a qcow2 overlay of the base image, its XML, `virsh define` and
+`virsh start` unless it runs), and
 `LIST_COMMAND` for a refresh. Every script is idempotent: run again after an
 interruption it finishes the job without duplicating a domain.
 """
@@ -120,8 +121,7 @@ def _create_lines(domain: Mapping[str, Any], working_dir: str) -> list[str]:
     marker = "BEDFORM_DOMAIN_XML"
     lines += [f"cat > {xml_file} <<'{marker}'\n{domain['xml'].rstrip()}\n{marker}",
               f"virsh define {xml_file} >/dev/null",
-              f"[ \"$(virsh domstate {q} 2>/dev/null)\" = running ] || "
-              f"virsh start {q} >/dev/null"]
+              f"case \" $running \" in *\" {name} \"*) ;; *) virsh start {q} >/dev/null;; esac"]
     return lines
 
 
@@ -130,6 +130,8 @@ def domains_script(*, working_dir: str, create: Sequence[Mapping[str, Any]],
     """One node's batch: remove `remove` (names), then define and start `create`
     (domain dicts of the VM kind: name, xml, disk, strategy)."""
     lines = ["set -e", *_remove_lines(remove, working_dir)]
+    if create:  # what already runs is left alone (a run resumed after an interruption)
+        lines.append("running=$(virsh list --name | tr '\\n' ' ')")
     for domain in create:
         lines += _create_lines(domain, working_dir)
     return "\n".join(lines)

@@ -23,15 +23,13 @@ import contextlib
 import fcntl
 import json
 import os
-import re
-import subprocess
 import sys
-import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
+# xml, re, uuid and subprocess are imported where used: every call is a process start,
+# and a `virsh list` should not pay for what only `define` or `start` need
 STATE = Path("/root/.bedform-virsh")
-MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", re.I)
+MAC = r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$"
 G5K_PREFIX = "00:16:3e:"
 
 
@@ -58,6 +56,9 @@ def _domains() -> dict[str, dict]:
 
 def validate(text: str) -> dict:
     """The parts of a domain XML this emulation uses; VirshError as libvirt refuses."""
+    import re
+    import xml.etree.ElementTree as ET
+
     try:
         root = ET.fromstring(text)
     except ET.ParseError as error:
@@ -81,7 +82,7 @@ def validate(text: str) -> dict:
     for nic in root.findall("./devices/interface"):
         mac = nic.find("mac")
         address = mac.get("address", "") if mac is not None else ""
-        if not MAC.match(address):
+        if not re.match(MAC, address, re.I):
             raise VirshError(f"XML error: unable to parse mac address '{address}'")
         source = nic.find("source")
         interfaces.append({"mac": address.lower(),
@@ -100,6 +101,8 @@ def address(mac: str) -> str | None:
 
 
 def _ip(*args: str) -> None:
+    import subprocess
+
     done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if done.returncode != 0 and "File exists" not in done.stderr \
             and "Cannot assign" not in done.stderr:
@@ -117,6 +120,8 @@ def define(path: str) -> str:
                              f"{old['uuid']}")
         # redefined: same uuid and state, persistent again
         parsed.update(uuid=old["uuid"], state=old["state"], id=old.get("id"))
+    import uuid
+
     parsed.setdefault("state", "shut off")
     parsed["uuid"] = parsed["uuid"] or str(uuid.uuid4())
     parsed["xml"] = text
@@ -223,7 +228,7 @@ def install(bin_dir: Path) -> Path:
     """Write this program as `virsh` into the box's shared programs."""
     program = bin_dir / "virsh"
     # the system interpreter: /root (where a pyenv lives) is each node's own on the box
-    program.write_text("#!/usr/bin/python3 -I\n" + Path(__file__).read_text())
+    program.write_text("#!/usr/bin/python3 -IS\n" + Path(__file__).read_text())
     os.chmod(program, 0o755)
     return program
 
