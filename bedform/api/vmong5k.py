@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bedform.api.g5k import G5k
-from bedform.providers.base import DriverContext
 from bedform.providers.vmong5k.config import VMonG5kConf, VMonG5kMachineConf
 from bedform.providers.vmong5k.driver import VMonG5kDriver
 
@@ -21,13 +20,5 @@ class VMonG5k(G5k):
     """Virtual machines on Grid'5000 nodes through plan/apply."""
 
     type_name: ClassVar[str] = "vmong5k"
+    driver_class: ClassVar[type[VMonG5kDriver]] = VMonG5kDriver
     provider_conf: VMonG5kConf  # type: ignore[assignment]
-
-    def _driver(self) -> VMonG5kDriver:
-        """The driver slots are checked and jobs submitted through (one per instance)."""
-        driver = self.__dict__.get("_slot_driver")
-        if driver is None:
-            driver = VMonG5kDriver(DriverContext(stack_name=self.stack_name, stack_id="",
-                                                 state_dir=self.state_dir))
-            self.__dict__["_slot_driver"] = driver
-        return driver

@@ -12,26 +12,14 @@ from typing import Any
 
 import requests
 
-from bedform.conformance import (
-    Breakage,
-    ConformanceStack,
-    EmulatorControl,
-    Harness,
-    InputChange,
-    Size,
-)
+from bedform.conformance import Breakage, ConformanceStack, InputChange, Size
 from bedform.emulators.g5k import G5kEmulator
 from bedform.objects import Host
 from bedform.remote import run
-
-USER = "alice"
-ADMIN = ("admin", "admin")
-LIVE = ("waiting", "launching", "running", "hold", "tolaunch", "toerror")
-SITES = ("rennes", "nancy")
-WALLTIME = 3600
+from tests.conformance.g5k.harness import SITES, USER, WALLTIME, G5kHarness
 
 
-class VMonG5kHarness(Harness):
+class VMonG5kHarness(G5kHarness):
     """Two VMs on one parasilo node in rennes; growing adds a group of one VM on a gros
     node in nancy (a second job); the change is the flavour of the rennes group."""
 
@@ -40,10 +28,8 @@ class VMonG5kHarness(Harness):
     crash_points = 2
 
     def __init__(self, emulator: G5kEmulator, workdir: Path, agent: str) -> None:
+        super().__init__(emulator, workdir)
         assert emulator.box is not None
-        self.emulator = emulator
-        self.control = EmulatorControl(emulator.base_url)
-        self.config = emulator.write_client_config(workdir / "g5k-client.yaml", USER)
         self.agent = agent
         self.key = emulator.box.user_key(USER).with_suffix(".pub")
         self.image = workdir / "base.qcow2"
@@ -73,13 +59,6 @@ class VMonG5kHarness(Harness):
 
     def adoptable(self) -> str:
         return "vms.job[rennes]"
-
-    def _jobs(self, site: str, name: str) -> list[dict[str, Any]]:
-        answer = requests.get(f"{self.emulator.url}/sites/{site}/jobs",
-                              auth=(USER, self.emulator.users[USER]),
-                              params={"user": USER, "name": name}, timeout=10)
-        answer.raise_for_status()
-        return [job for job in answer.json()["items"] if job["state"] in LIVE]
 
     def _domains(self, nodes: list[str]) -> dict[str, list[str]]:
         """Domains defined on `nodes` (deployed ones: root logs in with the stack key)."""
@@ -118,9 +97,6 @@ class VMonG5kHarness(Harness):
                     keys[f"domain[{name}]"] = address
         return keys
 
-    def mutations(self) -> int:
-        return self.control.mutations()
-
     def verify(self, stack: ConformanceStack) -> None:
         """Every VM answers SSH at its own address, through `output`'s ssh config."""
         config = stack.root / "ssh_config"
@@ -133,10 +109,6 @@ class VMonG5kHarness(Harness):
                                     env={"SSH_AUTH_SOCK": self.agent, "PATH": "/usr/bin"})
             assert result.stdout.split()[2:3] == [address], \
                 f"ssh {alias}: {result.stderr}"
-
-    def _kill(self, site: str, uid: str) -> None:
-        requests.delete(f"{self.emulator.url}/sites/{site}/jobs/{uid}", auth=ADMIN,
-                        timeout=10).raise_for_status()
 
     def break_object(self, stack: ConformanceStack, how: str) -> Breakage:
         broken = frozenset({"vms.job[rennes]", "vms.deployment[rennes/prod-rennes]",
