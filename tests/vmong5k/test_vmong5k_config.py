@@ -13,6 +13,7 @@ from bedform.emulators.g5k.box import virsh
 from bedform.errors import ConfigError
 from bedform.providers.vmong5k import domain, placement
 from bedform.providers.vmong5k.config import VMonG5kConf
+from bedform.providers.vmong5k.kinds import domain_spec
 
 
 def conf(**top: Any) -> VMonG5kConf:
@@ -167,3 +168,18 @@ def test_box_virsh_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert virsh.main(["domstate", "vm1"]) == 1
     assert (tmp_path / "state" / "calls.log").read_text().splitlines()[0] == \
         f"define {path}"
+
+
+def test_a_big_batch_fits_one_command_line() -> None:
+    common = {"subnets": ["10.156.0.0/22", "10.156.4.0/22"], "working_dir": "/w",
+              "domain_type": "kvm", "strategy": "cow", "key": "ssh-ed25519 AAAA a@b"}
+    vms = [domain_spec({"slot": slot, "flavour": {"core": 1, "mem": 512}}, common)
+           for slot in range(1000)]
+    script = domain.domains_script(working_dir="/w", create=vms)
+    assert len(script) > 1_000_000   # far beyond exec's 128 KiB per argument
+    command = domain.packed(script)
+    assert len(command) < 64 * 1024
+    unpacked = subprocess.run(["sh", "-c", command.removesuffix(" | sh")],
+                              capture_output=True, text=True, timeout=30, check=True)
+    assert unpacked.stdout == script
+    assert domain.packed("true") == "true"

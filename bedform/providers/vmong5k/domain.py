@@ -11,6 +11,8 @@ interruption it finishes the job without duplicating a domain.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +23,7 @@ BRIDGE = "br0"
 BASE_IMAGE = "enos_vmong5k-base-image.qcow2"
 LIST_COMMAND = "virsh list --all"
 METADATA_NS = "https://bedform.dev/vmong5k"
+PACK_ABOVE = 32 * 1024
 
 
 def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
@@ -76,7 +79,7 @@ def setup_script(*, working_dir: str, image: str, bridge: str = BRIDGE) -> str:
         f"mkdir -p {wd} && chmod 711 {wd}",
         f"if [ ! -f {base} ]; then [ -f {img} ] || "
         f"{{ echo \"image {image} not found on $(hostname)\" >&2; exit 4; }}; "
-        f"cp {img} {base}.part && mv {base}.part {base}; fi",
+        f"part={base}.part.$(hostname).$$; cp {img} \"$part\" && mv -f \"$part\" {base}; fi",
         f"if ! ip link show {br} >/dev/null 2>&1; then",
         "  nic=$(ip -o -4 route show default | awk '{print $5; exit}')",
         "  gw=$(ip -o -4 route show default | awk '{print $3; exit}')",
@@ -110,7 +113,7 @@ def _create_lines(domain: Mapping[str, Any], working_dir: str) -> list[str]:
     base = shlex.quote(f"{working_dir}/{BASE_IMAGE}")
     xml_file = shlex.quote(f"{working_dir}/{name}.xml")
     if domain.get("strategy") == "copy":
-        make_disk = f"cp {base} {disk}.part && mv {disk}.part {disk}"
+        make_disk = f"cp {base} {disk}.part && mv -f {disk}.part {disk}"
     else:
         make_disk = f"qemu-img create -q -f qcow2 -F qcow2 -b {base} {disk}"
     lines = [f"[ -f {disk} ] || {make_disk}"]
@@ -135,6 +138,16 @@ def domains_script(*, working_dir: str, create: Sequence[Mapping[str, Any]],
     for domain in create:
         lines += _create_lines(domain, working_dir)
     return "\n".join(lines)
+
+
+def packed(script: str, limit: int = PACK_ABOVE) -> str:
+    """`script` as one command line short enough for exec's argument limit (128 KiB per
+    argument): above `limit` bytes, gzip + base64 piped into sh (a batch of VMs whose
+    XMLs differ by a few bytes compresses about 30 times)."""
+    if len(script) <= limit:
+        return script
+    blob = base64.b64encode(gzip.compress(script.encode(), mtime=0)).decode()
+    return f"echo {blob} | base64 -d | gunzip | sh"
 
 
 def parse_list(text: str) -> dict[str, str]:

@@ -169,7 +169,8 @@ class VMonG5kDriver(G5kDriver):
                 ctx.progress(f"nodes not reachable (client configuration): {len(scripts)} "
                              "node script(s) not run")
             return False
-        pairs = [(node_host(node, jump), script) for node, script in scripts.items()]
+        pairs = [(node_host(node, jump), domain.packed(script))
+                 for node, script in scripts.items()]
         try:
             run(pairs, timeout=timeout)
         except EnosUnreachableHostsError:

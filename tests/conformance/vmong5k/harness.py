@@ -16,7 +16,7 @@ from bedform.conformance import Breakage, ConformanceStack, InputChange, Size
 from bedform.emulators.g5k import G5kEmulator
 from bedform.objects import Host
 from bedform.remote import run
-from tests.conformance.g5k.harness import SITES, USER, WALLTIME, G5kHarness
+from tests.conformance.g5k.harness import SITES, USER, G5kHarness
 
 
 class VMonG5kHarness(G5kHarness):
@@ -111,15 +111,11 @@ class VMonG5kHarness(G5kHarness):
                 f"ssh {alias}: {result.stderr}"
 
     def break_object(self, stack: ConformanceStack, how: str) -> Breakage:
-        broken = frozenset({"vms.job[rennes]", "vms.deployment[rennes/prod-rennes]",
-                            "vms.hypervisor[0/0]", "vms.domains[0/0]", "vms.vm[0/0]",
-                            "vms.vm[0/1]"})
-        if how == "expired":
-            self.control.advance(WALLTIME + 60)
-            return Breakage(broken, "expired")
-        for uid in self.owned(stack)["job[rennes]"]:
-            self._kill("rennes", uid)
-        return Breakage(broken, "killed")
+        """The G5k harness's breakage of the rennes job: everything on it goes too."""
+        reason = super().break_object(stack, how).reason
+        return Breakage(frozenset({"vms.job[rennes]", "vms.deployment[rennes/prod-rennes]",
+                                   "vms.hypervisor[0/0]", "vms.domains[0/0]",
+                                   "vms.vm[0/0]", "vms.vm[0/1]"}), reason)
 
     def cleanup(self, stack: ConformanceStack) -> dict[str, list[str]]:
         left = {key: ids for key, ids in self.owned(stack).items() if ids}
