@@ -8,8 +8,11 @@ import contextlib
 import ipaddress
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import pytest
 
 from bedform.emulators.g5k import G5kEmulator
 from bedform.objects import Host
+from bedform.providers.vmong5k.domain import parse_list
 from bedform.remote import run
 from tests.vmong5k.conftest import VmStack
 
@@ -238,3 +242,43 @@ def test_flavour_change_shrink_and_expiry(stack: VmStack, tmp_path: Path) -> Non
         assert result.returncode == 0, result.stderr
         assert result.stdout.split()[2] == attributes["ip"]
     assert stack.run("destroy", "--auto-approve").exit_code == 0
+
+
+def test_sigkill_during_the_batched_starts_converges(stack: VmStack) -> None:
+    """An apply SIGKILLed once the nodes' batches have started some domains: the next
+    apply finishes every batch, each domain is defined once and runs, the plan is empty."""
+    machines = [{"roles": ["a"], "cluster": "parasilo", "number": 6, "nodes": 2}]
+    stack.write(machines)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bedform.cli", "-c", str(stack.file), "apply",
+         "--auto-approve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        started = False
+        while not started and process.poll() is None and time.monotonic() < deadline:
+            assert stack.emu.box is not None
+            nodes = sorted(stack.emu.box.nodes)
+            started = any(line.startswith("start ")
+                          for calls in virsh_calls(stack.emu, nodes).values()
+                          for line in calls)
+            time.sleep(0.02)
+        assert started, "no domain was started before the apply ended"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    # the kernel frees the killed run's lock; its teardown may take a moment
+    result = stack.run("--lock-timeout", "10", "apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    state = stack.state()
+    assert {r.status.value for r in state.resources.values()} == {"ready"}
+    recorded = vms(stack)
+    assert len(recorded) == 6
+    for node in sorted({a["node"] for a in recorded.values()}):
+        listing = on_node(stack, node, "virsh list --all")
+        states = parse_list(listing)
+        wanted = {a["name"] for a in recorded.values() if a["node"] == node}
+        assert states == dict.fromkeys(wanted, "running"), listing
+    plan = stack.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
