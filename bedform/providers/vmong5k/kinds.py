@@ -118,9 +118,9 @@ class VmKind(KindHandler["VMonG5kDriver"]):
                 result[record.address] = gone
             elif node not in listings:
                 continue   # not listed (nodes not reachable by configuration)
-            elif listings[node] is None:
+            elif listings[node] is None:   # the repair says what SSH answers then
                 result[record.address] = Observed(
-                    alive=False, reason=f"its hypervisor {node} does not answer")
+                    alive=True, drift=(f"its hypervisor {node} does not answer",))
             elif name not in (listings[node] or {}):
                 result[record.address] = Observed(
                     alive=True, drift=(f"domain {name} undefined outside bedform",))
