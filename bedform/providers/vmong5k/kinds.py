@@ -94,6 +94,10 @@ class HypervisorKind(KindHandler["VMonG5kDriver"]):
             raise ProviderError(f"the job gave {len(nodes)} node(s) to this group, no node "
                                 f"at position {position}")
         node = nodes[position]
+        if node not in inputs["deployed"]:
+            raise ProviderError(f"{node} failed to deploy: no VM can run on it",
+                                hint="The next `bedform apply` redeploys it; or ask for "
+                                     "another node (`undercloud`, or more `nodes`).")
         script = domain.setup_script(working_dir=inputs["working_dir"], image=inputs["image"])
         ran = self.driver.run_on({node: script}, inputs["jump"], SETUP_TIMEOUT, ctx)
         return {"node": node, "job_uid": inputs["job_uid"], "executed": ran}
