@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from bedform import VMonG5k, VMonG5kConf
 from bedform.emulators.g5k import G5kEmulator
 from tests.g5k.conftest import G5kStack, emu  # noqa: F401 - the fixture
 
@@ -61,3 +63,25 @@ def test_too_many_vms_for_the_subnet(tmp_path: Path, emu: G5kEmulator) -> None: 
     assert plan.exit_code == 1
     assert "1100 VMs need 1100 addresses" in plan.output
     assert "subnet_type" in plan.output
+
+
+def test_enoslib_style_class(tmp_path: Path, emu: G5kEmulator,  # noqa: F811
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAA x\n")
+    conf = (VMonG5kConf.from_settings(job_name="vm-facade", walltime="01:00:00",
+                                      key=str(key))
+            .add_machine(roles=["vm"], cluster="parasilo", number=3, nodes=1)
+            .add_network("lab").finalize())
+    provider = VMonG5k(conf)
+    assert provider.test_slot(int(emu.now()), int(emu.now()) + 3600)  # the G5k job's
+    roles, networks = provider.init()
+    assert len(roles["vm"]) == 3
+    assert all(h.alias == "virtual-" + "-".join(h.address.split(".")[1:])
+               for h in roles["vm"])
+    assert all(h.extra["internal_gateway"].startswith("parasilo-") for h in roles["vm"])
+    assert networks["enos_network"] and networks["lab"]
+    assert provider.is_created()
+    provider.destroy()
+    assert not provider.is_created()
