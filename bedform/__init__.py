@@ -27,6 +27,7 @@ _EXPORTS = {
     "IotlabSniffer": "bedform.providers.iotlab",
     "Openstack": "bedform.api.openstack", "OpenstackConf": "bedform.providers.openstack",
     "OpenstackMachineConf": "bedform.providers.openstack",
+    "VMonG5k": "bedform.api.vmong5k", "VMonG5kConf": "bedform.providers.vmong5k",
     "Engine": "bedform.planner.engine", "load_stack": "bedform.stack",
     "Providers": "bedform.api.providers", "find_slot": "bedform.api.providers",
     "find_slot_and_start": "bedform.api.providers",

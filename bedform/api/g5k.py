@@ -36,6 +36,7 @@ class G5k(Provider):
     """Grid'5000 jobs, deployments and vlans through plan/apply."""
 
     type_name: ClassVar[str] = "g5k"
+    driver_class: ClassVar[type[G5kDriver]] = G5kDriver
     provider_conf: G5kConf
 
     def set_reservation(self, timestamp: int) -> None:
@@ -56,8 +57,8 @@ class G5k(Provider):
         if driver is None:
             from bedform.providers.base import DriverContext
 
-            driver = G5kDriver(DriverContext(stack_name=self.stack_name, stack_id="",
-                                             state_dir=self.state_dir))
+            driver = self.driver_class(DriverContext(stack_name=self.stack_name,
+                                                     stack_id="", state_dir=self.state_dir))
             self.__dict__["_slot_driver"] = driver
         return driver
 

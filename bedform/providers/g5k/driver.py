@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from bedform.errors import ConfigError, NegativeWalltime, PreflightError
 from bedform.objects import Networks, Roles
@@ -48,7 +48,7 @@ from bedform.providers.g5k.remote_setup import (
     root_access_resource,
 )
 from bedform.providers.g5k.vlans import VlanPortKind
-from bedform.providers.kinds import KindDriver
+from bedform.providers.kinds import KindDriver, KindHandler
 from bedform.state.model import Record
 
 
@@ -56,7 +56,8 @@ class G5kDriver(KindDriver):
     """Driver of `type: g5k` sections."""
 
     type_name = "g5k"
-    handlers = (JobKind, DeploymentKind, VlanPortKind, DhcpKind, RootAccessKind)
+    handlers: ClassVar[tuple[type[KindHandler[Any]], ...]] = (
+        JobKind, DeploymentKind, VlanPortKind, DhcpKind, RootAccessKind)
     capabilities = Capabilities(advance_reservation=True, test_slot=True,
                                 walltime_update=True, max_concurrent_calls=6)
 

@@ -24,7 +24,7 @@ from typing import Any
 from bedform import machines
 
 from ..testbed import Testbed
-from . import hosts, network
+from . import hosts, network, virsh
 from .plan import BoxPlan, NodePlan, build
 from .users import SUDO_KEY, write_shared_files
 
@@ -130,6 +130,7 @@ class Box:
             hosts_text = self.plan.hosts_file(self.access)
             write_shared_files(shared, hosts_text, user_keys,
                                first_uid=FIRST_UID, sudo_dir=self.dir / "sudo")
+            virsh.install(shared.bin)  # libvirt's command on every node (VMonG5k)
             # `ip netns exec <box namespace> ssh <node>` resolves the testbed's names too
             machines.write_file(NETNS_ETC / self.plan.box_netns / "hosts", hosts_text, 0o644)
             files = self._files(self.plan.box_netns)
