@@ -13,9 +13,17 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from bedform.api.provider import Provider, _instance_name
-from bedform.errors import NegativeWalltime
+from bedform.api.provider import Provider
+from bedform.errors import (
+    ApplyError,
+    ApplyInterrupted,
+    InvalidReservationTime,
+    InvalidReservationTooOld,
+    NegativeWalltime,
+)
 from bedform.objects import Host
+from bedform.planner.plan import Mode
+from bedform.planner.render import human_event
 from bedform.providers.base import SlotCheck
 from bedform.providers.g5k.client import PARIS, Api, ApiError, epoch_to_paris, paris_to_epoch
 from bedform.providers.g5k.config import (
@@ -27,6 +35,7 @@ from bedform.providers.g5k.config import (
     walltime_seconds,
 )
 from bedform.providers.g5k.driver import G5kDriver
+from bedform.providers.g5k.jobs import SUBMIT_ONLY
 
 __all__ = ["G5k", "G5kClusterConf", "G5kConf", "G5kNetworkConf", "G5kServersConf",
            "firewall", "fw_create", "fw_delete"]
@@ -85,13 +94,24 @@ class G5k(Provider):
 
     def async_init(self, force_deploy: bool = False, start_time: int | None = None,
                    **kwargs: Any) -> None:
-        """Submit the jobs (one per site, the same start) without waiting; `init` then
-        reloads them by name. An OAR refusal raises InvalidReservationTime(hint)."""
+        """Submit the jobs (one per site, the same start) without waiting, through
+        plan/apply: each is recorded (write-ahead) the moment it exists, and `init` then
+        adopts and waits for it. An OAR refusal raises InvalidReservationTime(hint)."""
         if start_time is not None:
             self.set_reservation(start_time)
-        driver = self._driver()
-        name = _instance_name(self.name)
-        driver.submit_jobs(driver.expand(name, self.provider_conf, {}))
+        engine = self._engine(driver_options={SUBMIT_ONLY: True})
+        with engine.session("async_init") as session:
+            jobs = [a for a, r in session.desired().resources.items() if r.kind == "g5k_job"]
+            the_plan = session.plan(Mode.APPLY, targets=jobs)
+            try:
+                session.apply(the_plan, events=lambda event: self.echo(human_event(event)))
+            except ApplyInterrupted:
+                pass   # every job is submitted and recorded: `init` adopts and waits
+            except ApplyError as error:   # an OAR refusal keeps its type for find_slot
+                first = next(iter(error.failures.values()), None)
+                if isinstance(first, InvalidReservationTime | InvalidReservationTooOld):
+                    raise first from None
+                raise
 
     def is_created(self) -> bool:
         """At least one active job of ours with the configuration's name (EnOSlib)."""

@@ -116,14 +116,14 @@ class Provider:
         return self._state_dir or Path.cwd() / ".bedform" / re.sub(
             r"[^A-Za-z0-9_.-]+", "-", self.stack_name)
 
-    def _engine(self) -> Engine:
+    def _engine(self, driver_options: dict[str, Any] | None = None) -> Engine:
         section = self._section()
         conf = driver_class(self.type_name).load_config(section)
         instance = _instance_name(self.name)
         stack = Stack(name=self.stack_name, state_dir=self.state_dir,
                       providers={instance: ProviderSection(instance, self.type_name,
                                                            section, conf)})
-        return Engine(stack)
+        return Engine(stack, driver_options=driver_options)
 
     def _replacements(self, session: Session, force_deploy: bool) -> list[str]:
         if not force_deploy:

@@ -102,3 +102,29 @@ def test_a_script_dying_after_init_says_what_is_still_reserved(emu, tmp_path, mo
             .finalize())
     G5k(conf).destroy()                                               # what it advised
     assert [r for r in emu.requests() if r["method"] == "DELETE"]
+
+
+def test_async_init_records_the_job_and_init_adopts_it(emu, tmp_path, monkeypatch):
+    """Issue 11: async_init goes through plan/apply with a write-ahead record, so the job
+    it submits is in the state at once and `init` adopts it (one POST in all)."""
+    from bedform.state.store import StateStore
+
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "id.pub"
+    key.write_text("ssh-ed25519 AAAA x\n")
+    provider = G5k(conf(key))
+    provider.async_init()
+    records = StateStore(provider.state_dir).load().resources
+    assert len(records) == 1               # the job alone: nothing else was applied
+    record = next(iter(records.values()))
+    assert record.kind == "g5k_job" and record.status == "pending_create"
+    assert record.attributes["uid"]
+    roles, _ = provider.init()
+    assert len(roles["server"]) == 2
+    posts = [r for r in emu.requests()
+             if r["method"] == "POST" and r["path"].endswith("/sites/rennes/jobs")]
+    assert len(posts) == 1
+    state = StateStore(provider.state_dir).load()
+    assert state.resources[record.address].status == "ready"
+    assert state.resources[record.address].attributes["uid"] == record.attributes["uid"]
+    provider.destroy()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from bedform.errors import ConfigError, NegativeWalltime, PreflightError
@@ -38,8 +38,6 @@ from bedform.providers.g5k.jobs import (
     JobKind,
     find_jobs,
     oar_resources,
-    oldest_uid,
-    submit,
 )
 from bedform.providers.g5k.remote_setup import (
     DhcpKind,
@@ -213,20 +211,6 @@ class G5kDriver(KindDriver):
             self._status_cache[key] = self.api.get(
                 f"/sites/{site}/clusters/{cluster}/status") or {}
         return self._status_cache[key]
-
-    def submit_jobs(self, resources: Sequence[Resource]) -> dict[str, int]:
-        """Submit the job resources without waiting (EnOSlib's async reserve); a job of
-        ours with the same name is reused. An OAR refusal raises InvalidReservationTime
-        with the hinted (Europe/Paris, tz-aware) start."""
-        uids: dict[str, int] = {}
-        for resource in resources:
-            if resource.kind != "g5k_job":
-                continue
-            inputs = resource.inputs
-            site = inputs["site"]
-            found = oldest_uid(find_jobs(self.api, site, inputs["name"]))
-            uids[site] = found if found is not None else submit(self.api, site, inputs)
-        return uids
 
     def find_jobs(self, conf: G5kConf) -> dict[str, list[dict[str, Any]]]:
         """Our active jobs named like the conf's, per site."""

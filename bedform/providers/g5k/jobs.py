@@ -12,7 +12,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bedform.errors import InvalidReservationTooOld, NotEnoughNodesError, ProviderError
+from bedform.errors import (
+    ApplyInterrupted,
+    InvalidReservationTooOld,
+    NotEnoughNodesError,
+    ProviderError,
+)
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.g5k.checks import check_oar_request
 from bedform.providers.g5k.client import (
@@ -38,8 +43,16 @@ if TYPE_CHECKING:
 ACTIVE = "waiting,launching,running"
 QUEUED = ("waiting", "launching", "hold", "toLaunch", "toAckReservation")
 ORIGIN = "origin=bedform"
+SUBMIT_ONLY = "g5k_submit_only"
+"""Driver option: submit (or adopt) jobs and stop there (EnOSlib's `async_init`)."""
 QUEUE_WAIT = 6 * 3600
 """How long past its scheduled start (or its submission) a job may stay queued."""
+
+
+class Submitted(ApplyInterrupted):
+    """A job was submitted and checkpointed, and the run stops there on purpose: its
+    record stays `pending_create` with the job id, so the next apply adopts it and
+    waits for it, exactly as after an interrupted run."""
 
 
 def find_jobs(api: Api, site: str, name: str | None = None) -> list[dict[str, Any]]:
@@ -264,6 +277,8 @@ class JobKind(KindHandler["G5kDriver"]):
             ctx, "uid", find=lambda: oldest_uid(find_jobs(api, site, name)),
             create=lambda: submit(api, site, inputs, ctx.progress),
             label=f"job named {name!r} on {site}", extra={"site": site})
+        if self.driver.context.options.get(SUBMIT_ONLY):
+            raise Submitted(f"job {uid} submitted on {site}; the next apply waits for it")
         job = self.wait_running(ctx, site, uid, inputs.get("reservation"))
         attributes = job_attributes(job, inputs, strict=True)
         attributes["site_info"] = self.driver.site_info(site)
