@@ -23,6 +23,7 @@ _EXPORTS = {
     "G5kTunnel": "bedform.providers.g5k",
     "Vagrant": "bedform.api.vagrant", "VagrantConf": "bedform.providers.vagrant",
     "VagrantMachineConf": "bedform.providers.vagrant",
+    "VagrantMachineMachineConf": "bedform.providers.vagrant",
     "VagrantNetworkConf": "bedform.providers.vagrant",
     "Engine": "bedform.planner.engine", "load_stack": "bedform.stack",
     "Providers": "bedform.api.providers", "find_slot": "bedform.api.providers",

@@ -107,14 +107,14 @@ def test_without_the_package_the_type_is_unknown(plugins, tmp_path) -> None:
     result = bedform(write_stack(tmp_path, "tiny"), "validate", path=[])
     assert result.returncode == 1
     assert "providers.cloud.type: unknown provider type 'tiny'" in result.stderr
-    assert "Use one of: g5k, local." in result.stderr
+    assert "Use one of: g5k, local, vagrant." in result.stderr
 
 
 def test_an_unknown_type_lists_the_installed_ones(plugins, tmp_path) -> None:
     result = bedform(write_stack(tmp_path, "tinny"), "validate", path=[plugins["tiny"]])
     assert result.returncode == 1
     assert "unknown provider type 'tinny'" in result.stderr
-    assert "Use one of: broken, g5k, local, notadriver, tiny." in result.stderr
+    assert "Use one of: broken, g5k, local, notadriver, tiny, vagrant." in result.stderr
 
 
 def test_an_entry_point_that_fails_to_load_names_its_package(plugins, tmp_path) -> None:

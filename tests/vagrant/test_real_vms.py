@@ -45,7 +45,9 @@ def _host_problem() -> str:
 
 
 @pytest.fixture(scope="module")
-def host_ready() -> None:
+def host_ready(request: pytest.FixtureRequest) -> None:
+    if "vagrant" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("real-VM test (minutes): select it with `pytest -m vagrant`")
     problem = _host_problem()
     if problem:
         pytest.skip(f"real-VM test: {problem}")

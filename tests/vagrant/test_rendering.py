@@ -12,7 +12,7 @@ import pytest
 from bedform.errors import ProviderError
 from bedform.providers.base import DriverContext
 from bedform.providers.vagrant import libvirt
-from bedform.providers.vagrant.client import parse_status
+from bedform.providers.vagrant.client import VagrantClient
 from bedform.providers.vagrant.driver import VagrantDriver
 
 SECTION = {
@@ -95,7 +95,7 @@ def test_a_network_that_would_forward_or_resolve_is_refused(xml):
     assert "isolated" in caught.value.hint or "dns" in caught.value.hint.lower()
 
 
-def test_machine_readable_status_parsing():
+def test_machine_readable_status_parsing(tmp_path):
     output = "\n".join([
         "1700000000,enos-0,metadata,provider,libvirt",
         "1700000000,enos-0,provider-name,libvirt",
@@ -110,5 +110,6 @@ def test_machine_readable_status_parsing():
         " Run `vagrant up` to%!(VAGRANT_COMMA) create it.",
         "1700000000,,ui,info,Current machine states:",
     ])
-    assert parse_status(output) == {"enos-0": "running", "enos-1": "poweroff",
+    statuses = VagrantClient(tmp_path).vagrant._parse_status(output)
+    assert {s.name: s.state for s in statuses} == {"enos-0": "running", "enos-1": "poweroff",
                                      "enos-2": "not_created"}

@@ -5,7 +5,11 @@ Its EnOSlib-style class `Vagrant` lives above the planner, in `bedform.api.vagra
 
 from bedform.providers.vagrant.config import VagrantConf, VagrantMachineConf, VagrantNetworkConf
 
-__all__ = ["VagrantConf", "VagrantDriver", "VagrantMachineConf", "VagrantNetworkConf"]
+VagrantMachineMachineConf = VagrantMachineConf
+"""The name EnOSlib exports for the machine configuration (sic)."""
+
+__all__ = ["VagrantConf", "VagrantDriver", "VagrantMachineConf", "VagrantMachineMachineConf",
+           "VagrantNetworkConf"]
 
 
 def __getattr__(name: str):

@@ -10,6 +10,7 @@ turns failures into ProviderErrors that carry the end of vagrant's output.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -119,20 +120,9 @@ class VagrantClient:
         self.vagrant.halt(vm_name=name, force=True)
 
 
-def parse_status(output: str) -> dict[str, str]:
-    """`vagrant status --machine-readable` output -> name -> state, python-vagrant's way
-    (libvirt's shutoff is poweroff, paused is saved)."""
-    return {s.name: s.state for s in _host_client()._parse_status(output)}
-
-
-def _host_client() -> BoundedVagrant:
-    """A client for commands that need no Vagrantfile (plugins, boxes)."""
-    env = {**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1"}
-    return BoundedVagrant(Path("/"), env, COMMAND_TIMEOUT)
-
-
 def check_host(backend: str) -> None:
-    """PreflightError naming the install command when vagrant or the backend is missing."""
+    """PreflightError naming the install command when vagrant or the backend is missing.
+    Only files are looked at: no `vagrant` subprocess (a reload stays cheap)."""
     if shutil.which("vagrant") is None:
         raise PreflightError("vagrant is not installed", hint=f"Run `{HOST_SETUP}`.")
     if backend == "virtualbox":
@@ -142,16 +132,26 @@ def check_host(backend: str) -> None:
                 hint="VirtualBox is not in Debian 12 main and needs hardware "
                      "virtualization; use `backend: libvirt` on this machine.")
         return
-    if not any(p.name == "vagrant-libvirt" for p in _host_client().plugin_list()):
+    if not plugin_installed("vagrant-libvirt"):
         raise PreflightError("the vagrant-libvirt plugin is not installed",
                              hint=f"Run `{HOST_SETUP}` (Debian package vagrant-libvirt).")
     if shutil.which("virsh") is None:
         raise PreflightError("libvirt is not installed", hint=f"Run `{HOST_SETUP}`.")
 
 
-def installed_boxes() -> dict[str, set[str]]:
-    """Boxes added to vagrant: name -> providers (one `vagrant box list`)."""
-    out: dict[str, set[str]] = {}
-    for box in _host_client().box_list():
-        out.setdefault(box.name, set()).add(box.provider)
-    return out
+def plugin_installed(name: str) -> bool:
+    """Whether the vagrant plugin `name` is installed: from Debian's package (a system
+    gem) or by `vagrant plugin install` (VAGRANT_HOME/plugins.json)."""
+    system_gems = Path("/usr/share/rubygems-integration/all/specifications")
+    if any(system_gems.glob(f"{name}-[0-9]*.gemspec")):
+        return True
+    plugins = vagrant_home() / "plugins.json"
+    try:
+        return name in json.loads(plugins.read_text()).get("installed", {})
+    except (OSError, ValueError):
+        return False
+
+
+def vagrant_home() -> Path:
+    """Where vagrant keeps boxes and plugins."""
+    return Path(os.environ.get("VAGRANT_HOME", Path.home() / ".vagrant.d"))

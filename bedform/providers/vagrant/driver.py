@@ -21,7 +21,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -261,7 +260,8 @@ class VagrantDriver(KindDriver):
                    "-o IdentitiesOnly=yes")
         for vm in conf.vms():
             record = records.get(f"{name}.machine[{vm.name}]")
-            if record is None or record.status != Status.READY:
+            if record is None or record.status != Status.READY or \
+                    "hostname" not in record.attributes:
                 continue
             attributes = record.attributes
             host = Host(attributes["hostname"], alias=vm.name, user=vm.user,
@@ -280,8 +280,7 @@ class VagrantDriver(KindDriver):
 
 def box_added(box: str) -> bool:
     """Whether `box` is added to vagrant for libvirt (a look at VAGRANT_HOME's files)."""
-    home = Path(os.environ.get("VAGRANT_HOME", Path.home() / ".vagrant.d"))
-    folder = home / "boxes" / box.replace("/", "-VAGRANTSLASH-")
+    folder = client.vagrant_home() / "boxes" / box.replace("/", "-VAGRANTSLASH-")
     return any(folder.glob("*/libvirt/metadata.json"))
 
 

@@ -137,7 +137,12 @@ class MachineKind(KindHandler["VagrantDriver"]):
                 state = snap.machines.get(name, "not_created")
             else:
                 state = _vagrant_state(snap.domains.get(domain) if snap.domains else None)
-            if state == RUNNING:
+            if state == RUNNING and "hostname" not in record.attributes:
+                # an interrupted apply: create again, which finds the VM running and
+                # only reads its ssh-config (never a second domain)
+                out[record.address] = Observed(
+                    alive=False, reason=f"VM {name} was left unrecorded by an interrupted run")
+            elif state == RUNNING:
                 out[record.address] = Observed(alive=True, attributes=dict(record.attributes))
             elif state in HALTED:
                 out[record.address] = Observed(

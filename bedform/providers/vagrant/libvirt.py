@@ -22,9 +22,10 @@ HOST_HINT = "Set up this machine with `sudo bash scripts/vagrant-host.sh` (libvi
 
 def virsh(*args: str, timeout: float = TIMEOUT, check: bool = True) -> str:
     """Run one virsh command (bounded); its stdout. ProviderError when it fails."""
-    if shutil.which("virsh") is None:
+    program = _virsh_program()
+    if program is None:
         raise ProviderError("virsh is not installed", hint=HOST_HINT)
-    command = ["virsh", "-c", URI, *args]
+    command = [program, "-c", URI, *args]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -34,6 +35,11 @@ def virsh(*args: str, timeout: float = TIMEOUT, check: bool = True) -> str:
         raise ProviderError(f"`virsh {' '.join(args)}` failed: {done.stderr.strip()}",
                             hint=HOST_HINT)
     return done.stdout
+
+
+def _virsh_program() -> str | None:
+    """libvirt's own virsh (the Debian package's) before any other on PATH."""
+    return shutil.which("virsh", path="/usr/bin:/bin") or shutil.which("virsh")
 
 
 def network_xml(name: str, bridge: str, cidr: str, dhcp: bool) -> str:
