@@ -33,14 +33,15 @@ def test_machines_running_halted_and_gone(tmp_path):
     assert not seen["vms.machine[d]"].alive
 
 
-def test_a_running_vm_an_interrupted_run_did_not_record_is_read_again(tmp_path):
+def test_a_vm_an_interrupted_run_left_is_alive_and_repaired(tmp_path):
     driver = VagrantDriver(DriverContext("st", "id", tmp_path))
     record = Record(address="vms.machine[a]", kind=MACHINE, provider="vms",
                     status=Status.PENDING_CREATE, inputs={"name": "a", "domain": "bf-x-a"},
                     attributes={"name": "a", "domain": "bf-x-a"})
     snap = Snapshot(machines={"a": "running"}, networks={}, domains=None)
     seen = MachineKind(driver).refresh([record], RefreshView(snapshot=snap))
-    assert not seen["vms.machine[a]"].alive and "interrupted" in seen["vms.machine[a]"].reason
+    observed = seen["vms.machine[a]"]
+    assert observed.alive and "interrupted" in observed.drift[0]
 
 
 def test_without_a_vagrantfile_libvirt_domains_are_looked_at(tmp_path):

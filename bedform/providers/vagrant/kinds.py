@@ -137,11 +137,12 @@ class MachineKind(KindHandler["VagrantDriver"]):
                 state = snap.machines.get(name, "not_created")
             else:
                 state = _vagrant_state(snap.domains.get(domain) if snap.domains else None)
-            if state == RUNNING and "hostname" not in record.attributes:
-                # an interrupted apply: create again, which finds the VM running and
-                # only reads its ssh-config (never a second domain)
+            if state in HALTED | {RUNNING} and "hostname" not in record.attributes:
+                # left by an interrupted apply: alive (destroy deletes it), and apply
+                # repairs it in place: `vagrant up` if needed, then its ssh-config
                 out[record.address] = Observed(
-                    alive=False, reason=f"VM {name} was left unrecorded by an interrupted run")
+                    alive=True, attributes=dict(record.attributes),
+                    drift=[f"VM {name} ({state}) was left incomplete by an interrupted run"])
             elif state == RUNNING:
                 out[record.address] = Observed(alive=True, attributes=dict(record.attributes))
             elif state in HALTED:
