@@ -22,4 +22,4 @@ def test_the_tutorial_helpers_are_listed_as_present() -> None:
                 "sync_info": "core", "Roles": "core", "G5k": "provider g5k"}
     for name, where in expected.items():
         assert f"| `{name}` | {where} | yes |" in text
-    assert "| `Vagrant` | provider vagrant | no |" in text
+    assert "| `Vagrant` | provider vagrant | yes |" in text

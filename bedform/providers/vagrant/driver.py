@@ -1,0 +1,288 @@
+"""The `vagrant` driver: real VMs through python-vagrant and vagrant-libvirt, offline.
+
+Resource kinds (addresses for provider instance `vms`):
+
+| address                          | kind            | what                                   |
+|----------------------------------|-----------------|----------------------------------------|
+| `vms.vagrantfile[main]`          | vagrant_file    | the Vagrantfile, in the state directory |
+| `vms.network[management]`        | vagrant_network | isolated management network (DHCP)      |
+| `vms.network[<cidr>]`            | vagrant_network | isolated private network per cidr       |
+| `vms.machine[<vm>]`              | vagrant_machine | one VM                                  |
+
+Machines depend on the Vagrantfile and the networks. The Vagrantfile's content digest is
+an input (a change shows in the plan); a VM's size, box and addresses are its inputs, so a
+changed flavour replaces only that VM. libvirt names carry a digest of the stack id and
+the instance: domains `bf-<id>-<vm>`, networks `bf-<id>-<label>`, bridges `bfv<id>...`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bedform.errors import PreflightError, ProviderError
+from bedform.providers.base import ApplyContext, Capabilities, DriverContext, Resource
+from bedform.providers.kinds import KindDriver
+from bedform.providers.vagrant import client, libvirt
+from bedform.providers.vagrant.config import DEFAULT_BOX, SCHEMA, VagrantConf
+from bedform.providers.vagrant.kinds import (
+    FILE,
+    MACHINE,
+    NETWORK,
+    FileKind,
+    MachineKind,
+    NetworkKind,
+    Snapshot,
+)
+from bedform.providers.vagrant.vagrantfile import Names, digest, render
+from bedform.state.model import Record, Status
+
+BASE_VOLUME_MARK = "_vagrant_box_image_"
+"""Part of the name of the pool volume vagrant-libvirt uploads a box into."""
+
+
+class VagrantDriver(KindDriver):
+    """Driver of the `vagrant` provider (see the module docstring)."""
+
+    type_name: ClassVar[str] = "vagrant"
+    handlers = (FileKind, NetworkKind, MachineKind)
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, context: DriverContext) -> None:
+        super().__init__(context)
+        self.up_timeout = float(context.options.get("up_timeout", client.UP_TIMEOUT))
+        self._conf: VagrantConf | None = None
+        self._instance = ""
+        self._lock = threading.Lock()
+
+    # -- configuration ------------------------------------------------------------------
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        return copy.deepcopy(SCHEMA)
+
+    @classmethod
+    def load_config(cls, section: Mapping[str, Any]) -> VagrantConf:
+        """Validate a section (a `type` key is ignored); ConfigError paths are relative
+        to the section."""
+        return VagrantConf.from_dictionary({k: v for k, v in dict(section).items()
+                                            if k != "type"})
+
+    def _as_conf(self, conf: Any) -> VagrantConf:
+        self._conf = conf if isinstance(conf, VagrantConf) else self.load_config(conf)
+        return self._conf
+
+    def preflight(self, conf: Any = None) -> None:
+        """vagrant, the backend (vagrant-libvirt + libvirt, or VirtualBox) and the boxes.
+
+        Only files are looked at (no `vagrant` subprocess): a reload stays cheap."""
+        if conf is not None:
+            self._as_conf(conf)
+        if self._conf is None:
+            return
+        for backend in sorted({vm.backend for vm in self._conf.vms()}):
+            client.check_host(backend)
+        missing = sorted({vm.box for vm in self._conf.vms()
+                          if vm.backend == "libvirt" and not box_added(vm.box)})
+        if missing:
+            fix = (f"Build it offline: `{client.BOX_BUILD}`." if missing == [DEFAULT_BOX]
+                   else "This machine cannot download boxes: add it with `vagrant box add "
+                        f"<name> <file.box>`, or use the offline box {DEFAULT_BOX} "
+                        f"(`{client.BOX_BUILD}`).")
+            raise PreflightError(f"the Vagrant box {', '.join(missing)} (libvirt) is not "
+                                 "added to vagrant on this machine", hint=fix)
+
+    # -- names ----------------------------------------------------------------------------
+    def names(self, instance: str, conf: VagrantConf) -> Names:
+        sid = hashlib.sha256(f"{self.context.stack_id}/{instance}".encode()).hexdigest()[:6]
+        return Names(domain_prefix=f"bf-{sid}-",
+                     management_network=f"bf-{sid}-mgmt",
+                     networks={n.cidr: f"bf-{sid}-{_label(n.cidr)}" for n in conf.networks})
+
+    @staticmethod
+    def bridge(network_name: str) -> str:
+        """A bridge name within the kernel's 15 characters, derived from the network's."""
+        return "bfv" + hashlib.sha256(network_name.encode()).hexdigest()[:10]
+
+    def files_dir(self) -> Path:
+        return Path(self.context.state_dir)
+
+    def vagrant(self, backend: str = "libvirt") -> client.VagrantClient:
+        return client.VagrantClient(self.files_dir(), backend, up_timeout=self.up_timeout)
+
+    # -- desired resources ----------------------------------------------------------------
+    def expand(self, name: str, conf: Any,
+               records: Mapping[str, Record] | Sequence[Record] | None = None
+               ) -> list[Resource]:
+        conf = self._as_conf(conf)
+        self._instance = name
+        names = self.names(name, conf)
+        text = render(conf, names, header=f"stack {self.context.stack_name}, provider {name}")
+        file_address = f"{name}.vagrantfile[main]"
+        path = str(self.files_dir() / "Vagrantfile")
+        out = [Resource(address=file_address, kind=FILE, provider=name,
+                        inputs={"path": path, "content": text, "digest": digest(text)},
+                        identity={"path": path})]
+        networks = [("management", names.management_network, conf.management_cidr, True)]
+        networks += [(n.cidr, names.networks[n.cidr], n.cidr, False) for n in conf.networks]
+        network_addresses = []
+        for label, net_name, cidr, dhcp in networks:
+            address = f"{name}.network[{label}]"
+            network_addresses.append(address)
+            out.append(Resource(address=address, kind=NETWORK, provider=name,
+                                inputs={"name": net_name, "bridge": self.bridge(net_name),
+                                        "cidr": cidr, "dhcp": dhcp},
+                                identity={"name": net_name}))
+        for vm in conf.vms():
+            out.append(Resource(
+                address=f"{name}.machine[{vm.name}]", kind=MACHINE, provider=name,
+                inputs={"name": vm.name, "domain": names.domain_prefix + vm.name,
+                        "backend": vm.backend, "box": vm.box, "cores": vm.cores,
+                        "memory": vm.memory, "user": vm.user,
+                        "addresses": [list(pair) for pair in vm.addresses],
+                        "config_extra_vm": vm.config_extra_vm},
+                depends_on=(file_address, *network_addresses),
+                identity={"domain": names.domain_prefix + vm.name}))
+        return out
+
+    # -- refresh --------------------------------------------------------------------------
+    def snapshot(self, records: Sequence[Record]) -> Snapshot:
+        """One `vagrant status` when there are VMs, one `virsh net-list` for networks."""
+        kinds = {record.kind for record in records}
+        machines = domains = None
+        if MACHINE in kinds:
+            if (self.files_dir() / "Vagrantfile").exists():
+                machines = self.vagrant().status()
+            else:
+                domains = libvirt.domains()
+        networks = libvirt.networks() if NETWORK in kinds else {}
+        return Snapshot(machines=machines, networks=networks, domains=domains)
+
+    # -- VMs ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self, what: str) -> Iterator[None]:
+        """One vagrant command of this instance at a time (bounded wait)."""
+        if not self._lock.acquire(timeout=self.up_timeout + 60):
+            raise ProviderError(f"waited {self.up_timeout + 60:g} s for another vagrant "
+                                f"command of this stack before {what}")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def bring_up(self, name: str, backend: str, ctx: ApplyContext) -> None:
+        """Make VM `name` run. When it does not, every VM of the configuration that is not
+        running either (all of them are planned for this apply) is brought up with it in
+        one `vagrant up`, so vagrant-libvirt boots them in parallel."""
+        if backend == "virtualbox":
+            client.check_host(backend)
+        with self._locked(f"bringing up {name}"):
+            vagrant = self.vagrant(backend)
+            states = vagrant.status()
+            if states.get(name) == client.RUNNING:
+                ctx.progress(f"VM {name} is running (brought up with another VM)")
+                return
+            batch = [vm.name for vm in (self._conf.vms() if self._conf else [])
+                     if vm.backend == backend and states.get(vm.name) != client.RUNNING]
+            batch = batch if name in batch else [name]
+            before = set(libvirt.volumes()) if backend == "libvirt" else set()
+            ctx.progress(f"vagrant up {' '.join(batch)} (QEMU TCG: minutes; bounded by "
+                         f"{self.up_timeout:g} s)")
+            try:
+                vagrant.up(batch, backend, progress=ctx.progress)
+            finally:
+                if backend == "libvirt":
+                    self._remember_base_volumes(set(libvirt.volumes()) - before)
+
+    def read_machine(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Attributes of a running VM, from `vagrant ssh-config <name>`."""
+        name = inputs["name"]
+        _, conf = self.vagrant(inputs["backend"]).ssh_config(name)
+        return {"name": name, "domain": inputs["domain"], "hostname": conf["HostName"],
+                "port": int(conf.get("Port", 22)), "keyfile": conf["IdentityFile"],
+                "vagrant_user": conf.get("User", "vagrant"),
+                "addresses": [address for _, address in inputs["addresses"]]}
+
+    def take_down(self, name: str, domain: str, ctx: ApplyContext) -> None:
+        """`vagrant destroy -f <name>`, then whatever libvirt still holds of the domain
+        (a VM no longer in the Vagrantfile is removed through libvirt alone)."""
+        with self._locked(f"destroying {name}"):
+            vagrant_file = self.files_dir() / "Vagrantfile"
+            if vagrant_file.exists() and name in self.vagrant().status():
+                ctx.progress(f"vagrant destroy -f {name}")
+                self.vagrant().destroy(name)
+            if libvirt.delete_domain(domain):
+                ctx.progress(f"removed libvirt domain {domain} left behind")
+            self._release_base_volumes()
+
+    # -- base box volumes: uploaded by our first `up`, removed when nothing uses them ----
+    def _volumes_file(self) -> Path:
+        return self.files_dir() / "base-volumes.json"
+
+    def _remember_base_volumes(self, new: set[str]) -> None:
+        uploaded = {v for v in new if BASE_VOLUME_MARK in v}
+        if not uploaded:
+            return
+        path = self._volumes_file()
+        known = set(json.loads(path.read_text())) if path.exists() else set()
+        path.write_text(json.dumps(sorted(known | uploaded)))
+
+    def _release_base_volumes(self) -> None:
+        path = self._volumes_file()
+        if not path.exists():
+            return
+        mine = set(json.loads(path.read_text()))
+        present = set(libvirt.volumes())
+        users = [libvirt.virsh("dumpxml", d, check=False) for d in libvirt.domains()]
+        kept = set()
+        for volume in mine & present:
+            if any(volume in xml for xml in users):
+                kept.add(volume)
+            else:
+                libvirt.delete_volume(volume)
+        if kept:
+            path.write_text(json.dumps(sorted(kept)))
+        else:
+            path.unlink()
+
+    # -- inventory ------------------------------------------------------------------------
+    def inventory(self, name: str, conf: Any, records: Mapping[str, Record]) -> tuple[Any, Any]:
+        from bedform.objects import DefaultNetwork, Host, Networks, Roles
+
+        conf = self._as_conf(conf)
+        roles, networks = Roles(), Networks()
+        options = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                   "-o IdentitiesOnly=yes")
+        for vm in conf.vms():
+            record = records.get(f"{name}.machine[{vm.name}]")
+            if record is None or record.status != Status.READY or \
+                    "hostname" not in record.attributes:
+                continue
+            attributes = record.attributes
+            host = Host(attributes["hostname"], alias=vm.name, user=vm.user,
+                        keyfile=attributes["keyfile"], port=attributes.get("port"),
+                        extra={"ansible_ssh_common_args": options,
+                               "private_addresses": list(attributes.get("addresses", []))})
+            roles.add_one(host, list(vm.roles))
+        for net in conf.networks:
+            network = net.network
+            entry = DefaultNetwork(address=net.cidr, gateway=None, dns=None,
+                                   ip_start=str(network.network_address + 10),
+                                   ip_end=str(network.broadcast_address - 10))
+            networks.add_one(entry, list(net.roles))
+        return roles, networks
+
+
+def box_added(box: str) -> bool:
+    """Whether `box` is added to vagrant for libvirt (a look at VAGRANT_HOME's files)."""
+    folder = client.vagrant_home() / "boxes" / box.replace("/", "-VAGRANTSLASH-")
+    return any(folder.glob("*/libvirt/metadata.json"))
+
+
+def _label(cidr: str) -> str:
+    return cidr.replace(".", "-").replace("/", "-")
