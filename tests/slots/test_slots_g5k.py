@@ -168,7 +168,9 @@ def test_multi_site_plan_and_slots_command(emu, tmp_path):
 def test_providers_init_then_rerun_reloads(g5k_emulator_factory, tmp_path, monkeypatch):
     from tests.slots.conftest import start_emulator
 
-    emu = start_emulator(g5k_emulator_factory, tmp_path, monkeypatch, speed=60.0)
+    # speed 10, not more: the slot step counts in real seconds, so a faster virtual
+    # clock could pass the common start between the two submissions on a loaded machine
+    emu = start_emulator(g5k_emulator_factory, tmp_path, monkeypatch, speed=10.0)
 
     def both():
         return Providers([provider("exp-a", ("lyon", "hercule", 1)),
