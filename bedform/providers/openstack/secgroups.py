@@ -26,6 +26,18 @@ def _same_rule(existing: Any, wanted: Mapping[str, Any]) -> bool:
     return all(getattr(existing, key, None) == value for key, value in wanted.items())
 
 
+def _add_rule(network: Any, group_id: str, rule: Mapping[str, Any]) -> None:
+    """Add a rule; one Neutron already holds (a killed run made it after our listing)
+    counts as added."""
+    from openstack import exceptions
+
+    try:
+        network.create_security_group_rule(security_group_id=group_id, **rule)
+    except exceptions.ConflictException as error:
+        if "already exists" not in str(error):
+            raise
+
+
 class SecurityGroupKind(NeutronKind):
     """A Neutron security group with its ingress rules (see the module docstring)."""
 
@@ -49,5 +61,5 @@ class SecurityGroupKind(NeutronKind):
         for rule in inputs["rules"]:
             if not any(_same_rule(e, rule) for e in existing):
                 with refusal(f"rule {rule['protocol']} of security group {name}"):
-                    network.create_security_group_rule(security_group_id=group_id, **rule)
+                    _add_rule(network, group_id, rule)
         return {"id": group_id, "name": name}
