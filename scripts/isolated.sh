@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs a command (by default the test suite) in its own network, mount and PID namespaces:
+# its own loopback, /run/netns, /run/bedform and process list. Two runs on one machine
+# (two worktrees, a helper and CI) then never see each other's namespaces, bridges,
+# addresses or sshd processes, and nothing they create reaches this machine's routing table.
+# Usage (as root): bash scripts/isolated.sh [command...]   default: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/isolated.sh creates namespaces: run it as root" >&2
+  exit 1
+fi
+[ "$#" -gt 0 ] || set -- bash scripts/test.sh
+mkdir -p /run/netns /run/bedform
+exec unshare --net --mount --pid --fork --mount-proc --propagation private -- \
+  bash -c 'set -e
+    mount -t tmpfs -o mode=0755 bedform-netns /run/netns
+    mount -t tmpfs -o mode=0755 bedform-run /run/bedform
+    ip link set lo up
+    exec "$@"' isolated "$@"
