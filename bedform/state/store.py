@@ -314,8 +314,9 @@ class StateStore:
             except OSError as exc:
                 raise StateError(
                     f"cannot write state file {self.path}: {exc}",
-                    hint=f"The changes are safe in {self.journal_path}; the next run "
-                    "replays them once the file can be written.") from exc
+                    hint=f"Nothing was lost: the changes are safe in {self.journal_path}, and "
+                    "the next run replays them once the file can be written (free space or "
+                    "fix the permission, then run the command again).") from exc
             self._unfolded = False
             self._retire_journal()
 
@@ -383,7 +384,7 @@ class StateStore:
         try:
             self.fold()
         except StateError as exc:  # the operation's own error is the one to report
-            logger.warning("%s (%s)", exc, exc.hint)
+            logger.warning("%s", exc)  # its hint is part of the text
 
 
 class StateWriter:

@@ -63,7 +63,7 @@ class SshdKind(LocalKind):
     def observe(self, record: Record, info: Mapping[str, Any], snap: Snapshot) -> Observed:
         nets = snap.nets
         config, pid_file, _ = self.driver.sshd_files(info["instance"], info["netns"])
-        pid = sshd_pid(config, pid_file, record.attributes.get("pid"))
+        pid = sshd_pid(config, pid_file, info["netns"], record.attributes.get("pid"))
         if pid is None:
             return Observed(alive=False, reason="sshd is not running")
         drift = []
@@ -92,7 +92,7 @@ class SshdKind(LocalKind):
         text = system.sshd_config(addresses=addresses, port=port, host_key=host_key,
                                   pid_file=pid_file,
                                   authorized_keys=key.with_name(key.name + ".pub"))
-        pid = sshd_pid(config, pid_file)
+        pid = sshd_pid(config, pid_file, netns)
         if pid is not None:
             current = config.read_text() if config.exists() else ""
             inode = system.ns_inode(netlink.netns_path(netns))
@@ -111,7 +111,7 @@ class SshdKind(LocalKind):
                     f"{self.driver.ssh_timeout:g} s",
                     hint=f"sshd log {log}:\n{system.tail(log)}")
         def started() -> tuple[int, str]:
-            pid = sshd_pid(config, pid_file)
+            pid = sshd_pid(config, pid_file, netns)
             return (pid, "running") if pid else (0, "starting")
         wait = Wait(what=f"sshd of host {host} to write its pid file {pid_file}",
                     pending={"starting"}, target={"running"}, timeout=2.0,
@@ -125,25 +125,28 @@ class SshdKind(LocalKind):
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
         info = {**record.attributes, **record.inputs, **record.identity}
-        recorded_pid = record.attributes.get("pid")
         config, pid_file, log = self.driver.sshd_files(info["instance"], info["netns"])
-        for pid in {p for p in (recorded_pid, system.read_pid(pid_file)) if p is not None}:
-            system.stop_process(int(pid), str(config))
+        pid = sshd_pid(config, pid_file, info["netns"], record.attributes.get("pid"))
+        if pid is not None:
+            system.stop_process(pid, str(config))
         for path in (config, pid_file, log):
             system.remove_file(path)
         with contextlib.suppress(OSError):
             config.parent.rmdir()
 
 
-def sshd_pid(config: Path, pid_file: Path, *candidates: Any) -> int | None:
-    """The pid of the sshd started with `config`, if one runs."""
+def sshd_pid(config: Path, pid_file: Path, netns: str, *candidates: Any) -> int | None:
+    """The pid of the sshd started with `config`, if one runs: the recorded pid, the pid
+    file, else the host's processes (an sshd that could not write its pid file, on a full
+    disk, is still found and adopted, never left holding the port)."""
     marker = str(config)
-    for pid in candidates:
+    for pid in (*candidates, system.read_pid(pid_file)):
         if pid is not None and system.is_running(int(pid)) and marker in system.cmdline(int(pid)):
             return int(pid)
-    pid = system.read_pid(pid_file)
-    if pid is not None and system.is_running(pid) and marker in system.cmdline(pid):
-        return pid
-    return None
+    inode = system.ns_inode(netlink.netns_path(netns))
+    if inode is None:
+        return None
+    return next((pid for pid in system.pids_in_netns(inode)
+                 if marker in system.cmdline(pid)), None)
 
 
