@@ -451,6 +451,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the server's clock is the virtual clock."""
+        return super().date_time_string(self.app.clock.now() if timestamp is None
+                                        else timestamp)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
