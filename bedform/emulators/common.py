@@ -453,8 +453,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header: the server's clock is the virtual clock."""
-        return super().date_time_string(self.app.clock.now() if timestamp is None
-                                        else timestamp)
+        clock = getattr(self.app, "clock", None)
+        if timestamp is None and clock is not None:
+            timestamp = clock.now()
+        return super().date_time_string(timestamp)
 
 
 class _Server(ThreadingHTTPServer):
