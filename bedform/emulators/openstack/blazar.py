@@ -333,8 +333,9 @@ class Blazar:
         return lease
 
     def update(self, lease: Lease, body: Mapping[str, Any]) -> Lease:
-        """Rename, move the start of a lease not started yet, or move its end (the
-        hosts must stay free for the new window)."""
+        """Rename, move the start of a lease not started yet, move its end (the hosts
+        must stay free for the new window), or change how many hosts a ``physical:host``
+        reservation holds."""
         now = self.cloud.clock.now()
         status = self.status(lease)
         if status in ("TERMINATING", "TERMINATED", "ERROR") and set(body) - {"name"}:
@@ -352,18 +353,49 @@ class Blazar:
             if end <= now or end <= start:
                 raise blazar_error(400, "End date must be later than current and start "
                                         "date")
-        if body.get("reservations"):
-            raise blazar_error(409, "reservations cannot be updated")
+        hosts = {r.id: list(r.hosts) for r in lease.reservations}
         if (start, end) != (lease.start, lease.end):
             busy = self._busy(start, end, ignore=lease.id)
-            if any(host in busy for r in lease.reservations for host in r.hosts):
+            if any(host in busy for kept in hosts.values() for host in kept):
                 raise blazar_error(500, NOT_ENOUGH_HOSTS)
+        changed = self._resized(lease, body.get("reservations") or [], start, end, hosts)
+        for reservation in lease.reservations:
+            reservation.hosts = hosts[reservation.id]
+            reservation.values.update(changed.get(reservation.id, {}))
         lease.start, lease.end = start, end
         if body.get("name"):
             lease.name = str(body["name"])
         lease.updated_at = now
         self.sync()
         return lease
+
+    def _resized(self, lease: Lease, wanted: Any, start: float, end: float,
+                 hosts: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+        """New ``min``/``max`` of ``physical:host`` reservations (by ``id``): hosts are
+        added from those free for the window, or released; ``hosts`` is updated."""
+        changed: dict[str, dict[str, int]] = {}
+        by_id = {r.id: r for r in lease.reservations}
+        for values in wanted if isinstance(wanted, list) else []:
+            reservation = by_id.get(str((values or {}).get("id")))
+            if reservation is None or reservation.resource_type != "physical:host":
+                raise blazar_error(409, "Only the min and max of a lease's physical:host "
+                                        "reservations (given by id) can be updated")
+            limits = {**{k: reservation.values[k] for k in ("min", "max")},
+                      **{k: values[k] for k in ("min", "max") if k in values}}
+            current = hosts[reservation.id]
+            maximum = int(limits["max"])
+            if maximum < len(current):
+                hosts[reservation.id] = current[:maximum]
+            elif maximum > len(current):
+                taken = {h for kept in hosts.values() for h in kept}
+                free = [h.id for h in self._candidates(reservation.values)
+                        if h.id not in self._busy(start, end, ignore=lease.id) | taken]
+                extra = free[:maximum - len(current)]
+                if len(current) + len(extra) < int(limits["min"]):
+                    raise blazar_error(500, NOT_ENOUGH_HOSTS)
+                hosts[reservation.id] = current + extra
+            changed[reservation.id] = {"min": int(limits["min"]), "max": maximum}
+        return changed
 
     def delete(self, lease: Lease) -> None:
         """Delete a lease: its servers, flavor and floating IPs go at once."""

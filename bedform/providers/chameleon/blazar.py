@@ -68,9 +68,14 @@ def utc(moment: float | None) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def status_of(error: BaseException) -> int:
+    """The HTTP status of a blazarclient error (kept in its `kwargs`)."""
+    return int((getattr(error, "kwargs", None) or {}).get("code") or 0)
+
+
 def is_missing(error: BaseException) -> bool:
     """Whether a blazarclient error is a 404."""
-    return getattr(error, "code", None) == 404
+    return status_of(error) == 404
 
 
 @contextlib.contextmanager
@@ -82,7 +87,7 @@ def blazar_refusal() -> Iterator[None]:
         yield
     except exception.BlazarClientException as error:
         message = str(error).removeprefix("ERROR: ").strip()
-        raise Refused(getattr(error, "code", 0) or 0, message) from error
+        raise Refused(status_of(error), message) from error
 
 
 class Refused(Exception):

@@ -147,6 +147,10 @@ class ChameleonBaremetalDriver(OpenstackDriver):
                 because = (f"walltime {format_walltime(walltime)} would end the lease "
                            f"{blazar_api.utc(began + walltime)}, already past: Blazar "
                            "cannot shorten it in place")
+            other = sorted(set(inputs["hosts"]) ^ set(record.inputs.get("hosts") or {}))
+            if other:
+                because = (f"node types {', '.join(other)} added or removed: Blazar cannot "
+                           "add or remove a lease's reservations")
             if because:
                 inputs["replaced_because"] = because
         return Resource(f"{name}.lease", "blazar_lease", inputs,

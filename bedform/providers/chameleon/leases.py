@@ -6,8 +6,9 @@ PENDING, STARTING, UPDATING, ACTIVE) left by a killed run is adopted, never doub
 one that ended (TERMINATING, TERMINATED) or failed (ERROR) is drift: the plan creates
 it again with its servers, and the create first deletes the dead lease of that name
 (Blazar refuses a second lease with one name). A walltime change moves the lease's end
-in place (`PUT /leases/{id}`) while the new end is still ahead; otherwise the driver
-plans a replacement and says why (`replaced_because`). The wait for ACTIVE is bounded
+in place (`PUT /leases/{id}`) while the new end is still ahead, and more or fewer hosts
+of a node type resize its reservation in place; otherwise (an end already past, a new
+node type) the driver plans a replacement and says why (`replaced_because`). The wait for ACTIVE is bounded
 (the start plus 15 minutes) and shows "lease … starts at …" while PENDING. A refusal for
 lack of hosts names the node type, how many hosts are free and from when enough are.
 """
@@ -75,7 +76,7 @@ def node_type_of(reservation: Mapping[str, Any]) -> str | None:
 class LeaseKind(KindHandler[Any]):
     """Blazar leases (see the module docstring)."""
 
-    spec = KindSpec("blazar_lease", updatable={"walltime"}, expires=True,
+    spec = KindSpec("blazar_lease", updatable={"walltime", "hosts"}, expires=True,
                     update_changes={"end_date", "expires_at"},
                     description="Blazar lease of bare-metal hosts")
     import_format = "lease id"
@@ -198,13 +199,21 @@ class LeaseKind(KindHandler[Any]):
     # -- update, delete, import ------------------------------------------------------------
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
         lease_id = record.attributes["id"]
-        start = record.attributes.get("start_date") or server_now(self.driver.blazar)
-        end = format_reservation(start + resource.inputs["walltime"])
+        inputs = resource.inputs
+        changes: dict[str, Any] = {}
+        if inputs["walltime"] != record.inputs.get("walltime"):
+            start = record.attributes.get("start_date") or server_now(self.driver.blazar)
+            changes["end_date"] = format_reservation(start + inputs["walltime"])
+        if inputs["hosts"] != record.inputs.get("hosts"):
+            changes["reservations"] = [
+                {"id": record.attributes[reservation_key(node_type)], "min": count,
+                 "max": count} for node_type, count in sorted(inputs["hosts"].items())]
         try:
             with blazar_refusal():
-                lease = self.leases.update(lease_id, end_date=end)
+                lease = self.leases.update(lease_id, **changes)
         except Refused as refused:
-            raise self._explain(resource.inputs, refused, start) from None
+            raise self._explain(inputs, refused, record.attributes.get("start_date")
+                                or time.time()) from None
         ctx.progress(f"lease {record.attributes.get('name')} now ends at "
                      f"{utc(epoch(lease.get('end_date')))}")
         return lease_attributes(lease)
