@@ -8,9 +8,9 @@ it again with its servers, and the create first deletes the dead lease of that n
 (Blazar refuses a second lease with one name). A walltime change moves the lease's end
 in place (`PUT /leases/{id}`) while the new end is still ahead, and more or fewer hosts
 of a node type resize its reservation in place; otherwise (an end already past, a new
-node type) the driver plans a replacement and says why (`replaced_because`). The wait for ACTIVE is bounded
-(the start plus 15 minutes) and shows "lease … starts at …" while PENDING. A refusal for
-lack of hosts names the node type, how many hosts are free and from when enough are.
+node type) the driver plans a replacement and says why (`replaced_because`). The wait
+for ACTIVE is bounded (the start plus 15 minutes) and shows "lease … starts at …" while
+PENDING. A refusal for lack of hosts names the node type, how many hosts are free and from when enough are.
 """
 
 from __future__ import annotations
