@@ -10,7 +10,8 @@ in place (`PUT /leases/{id}`) while the new end is still ahead, and more or fewe
 of a node type resize its reservation in place; otherwise (an end already past, a new
 node type) the driver plans a replacement and says why (`replaced_because`). The wait
 for ACTIVE is bounded (the start plus 15 minutes) and shows "lease … starts at …" while
-PENDING. A refusal for lack of hosts names the node type, how many hosts are free and from when enough are.
+PENDING. A refusal for lack of hosts names the node type, how many hosts are free and
+from when enough are.
 """
 
 from __future__ import annotations
