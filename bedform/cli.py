@@ -635,14 +635,18 @@ def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
 @emulator_options
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
               help="Where to write clouds.yaml (an openrc is written beside it).")
+@click.option("--chameleon", is_flag=True,
+              help="A Chameleon site: shared network sharednet1, CC images, Blazar events "
+                   "every minute.")
 @pass_options
 def emulate_openstack(options: Options, port: int, speed: float, latency_ms: float,
-                      config_path: str | None) -> None:
-    """Keystone, Nova, Neutron and Glance, served on loopback until Ctrl-C."""
+                      config_path: str | None, chameleon: bool) -> None:
+    """Keystone, Nova, Neutron, Glance and Blazar, served on loopback until Ctrl-C."""
     from bedform.emulators.openstack.server import run_cli
 
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path)
+        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path,
+                chameleon=chameleon)
 
 
 if __name__ == "__main__":

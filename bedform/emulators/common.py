@@ -451,6 +451,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the server's clock is the virtual clock."""
+        clock = getattr(self.app, "clock", None)
+        if timestamp is None and clock is not None:
+            timestamp = clock.now()
+        return super().date_time_string(timestamp)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True

@@ -68,7 +68,7 @@ def test_keystone_versions_catalog_and_refusals(openstack_emulator: OpenstackEmu
     assert root.status_code == 300
     assert root.json()["versions"]["values"][0]["links"][0]["href"] == f"{emu.auth_url}/"
     client = Client(emu, project="other")
-    assert set(client.catalog) == {"identity", "compute", "network", "image"}
+    assert set(client.catalog) == {"identity", "compute", "network", "image", "reservation"}
     compute = client.catalog["compute"]
     assert {e["interface"] for e in compute} == {"public", "internal"}
     assert {e["region_id"] for e in compute} == {"RegionOne"}

@@ -1,17 +1,18 @@
 """HTTP dispatch of the OpenStack emulator: one port, one path prefix per service.
 
 ``/`` and ``/v3`` are Keystone, ``/compute`` Nova (``/compute/v2.1``),
-``/network`` Neutron (``/network/v2.0``) and ``/image`` Glance (``/image/v2``).
-The catalog is built from :attr:`OpenstackApp.services`, so a further service
-(Blazar's ``reservation`` for Chameleon) is one more :class:`Service` entry.
-Control endpoints beyond the common ones: ``/_emulator/quotas`` and
-``/_emulator/servers/{id or name}``; fault kind ``server_error``.
+``/network`` Neutron (``/network/v2.0``), ``/image`` Glance (``/image/v2``) and
+``/reservation`` Blazar (``/reservation/v1``, see :mod:`.blazar`).
+The catalog is built from :attr:`OpenstackApp.services`.
+Control endpoints beyond the common ones: ``/_emulator/quotas``,
+``/_emulator/servers/{id or name}`` and ``/_emulator/leases/{id or name}``; fault
+kinds ``server_error`` and ``lease_error``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +25,11 @@ from ..common import (
     json_response,
     text_response,
 )
+from .blazar import Blazar
 from .cloud import ADMIN_PROJECT, Cloud
 from .glance import Glance, glance_not_found
 from .keystone import Keystone
+from .leases import Host, blazar_error
 from .model import CloudError, nova_error, seeded_id
 from .network import Networking, neutron_error
 from .neutron import Neutron
@@ -53,7 +56,9 @@ class Service:
 class OpenstackApp(BaseEmulatorApp):
     """Keystone, Nova, Neutron and Glance over one :class:`Cloud`."""
 
-    def __init__(self, cloud: Cloud, clock: VirtualClock, latency_ms: float = 0.0) -> None:
+    def __init__(self, cloud: Cloud, clock: VirtualClock, latency_ms: float = 0.0, *,
+                 hosts: Sequence[Host] | None = None, event_period: float = 0.0,
+                 chameleon: bool = False) -> None:
         super().__init__(clock, latency_ms)
         self.cloud = cloud
         self.networking = Networking(cloud)
@@ -66,8 +71,11 @@ class OpenstackApp(BaseEmulatorApp):
             Service("compute", "nova", "/compute", "/v2.1", self._compute),
             Service("network", "neutron", "/network", "", self._network),
             Service("image", "glance", "/image", "", self._image),
+            Service("reservation", "blazar", "/reservation", "/v1", self._reservation),
         ]
         self.seed_networks()
+        self.blazar = Blazar(cloud, self.networking, self.nova, self.neutron, hosts,
+                             event_period, chameleon)
 
     def seed_networks(self) -> None:
         """Create the external network (after a reset of the cloud)."""
@@ -93,6 +101,8 @@ class OpenstackApp(BaseEmulatorApp):
         """Route to the service owning the path prefix (Keystone owns the rest)."""
         host_url = f"http://{request.header('Host') or '127.0.0.1'}"
         try:
+            with self.cloud.lock:
+                self.blazar.sync()  # leases that started or ended since the last request
             for service in self.services:
                 if request.path == service.prefix or request.path.startswith(
                         service.prefix + "/"):
@@ -113,8 +123,14 @@ class OpenstackApp(BaseEmulatorApp):
             raise nova_error(404, "The resource could not be found.")
         if len(parts) == 1:
             return self.nova.version_doc(root, current_only=True)
-        return self.nova.handle(request, self.keystone.caller(request, host_url, root),
-                                parts[1:])
+        caller = self.keystone.caller(request, host_url, root)
+        if request.method != "POST" or parts[-1] != "servers":
+            return self.nova.handle(request, caller, parts[1:])
+        with self.cloud.lock:  # servers a Blazar filter would not place end in ERROR
+            before = set(self.cloud.servers)
+            response = self.nova.handle(request, caller, parts[1:])
+            self.blazar.admit(caller, [s for s in self.cloud.servers if s not in before])
+        return response
 
     def _network(self, request: Request, parts: list[str], host_url: str) -> Response:
         root = f"{host_url}/network"
@@ -134,15 +150,32 @@ class OpenstackApp(BaseEmulatorApp):
         return self.glance.handle(request, self.keystone.caller(request, host_url, root),
                                   parts[1:])
 
+    def _reservation(self, request: Request, parts: list[str], host_url: str) -> Response:
+        root = f"{host_url}/reservation"
+        if not parts:
+            return json_response({"versions": [{"id": "v1.0", "status": "CURRENT",
+                                                "links": [{"rel": "self",
+                                                           "href": f"{root}/v1/"}]}]}, 300)
+        if parts[0] != "v1":
+            raise blazar_error(404, "The resource could not be found.")
+        return self.blazar.handle(request, self.keystone.caller(request, host_url, root),
+                                  parts[1:])
+
     # -------------------------------------------------------------- controls
     def reset_state(self) -> None:
-        """Back to the seed: accounts, flavors, images and the external network only."""
+        """Back to the seed: accounts, flavors, images, the external network (and the
+        Chameleon site's shared network) only; no lease."""
         with self.cloud.lock:
             self.cloud.reset()
             self.seed_networks()
+            self.blazar.reset()
 
     def add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        """HTTP faults, plus ``server_error`` (builds of matching names end in ERROR)."""
+        """HTTP faults, plus ``server_error`` (builds of matching names end in ERROR) and
+        ``lease_error`` (leases of matching names go to ERROR at their start)."""
+        if spec.get("kind") == "lease_error":
+            with self.cloud.lock:
+                return self.blazar.add_fault(spec)
         if spec.get("kind", "http") != "server_error":
             return super().add_fault(spec)
         name = str(spec.get("name", ".*"))
@@ -162,22 +195,29 @@ class OpenstackApp(BaseEmulatorApp):
         """HTTP and server faults."""
         with self.cloud.lock:
             servers = [fault.to_dict() for fault in self.cloud.server_faults]
-        return super().list_faults() + servers
+            leases = [dict(fault) for fault in self.blazar.faults]
+        return super().list_faults() + servers + leases
 
     def clear_faults(self) -> None:
         """Remove every fault."""
         super().clear_faults()
         with self.cloud.lock:
             self.cloud.server_faults.clear()
+            self.blazar.faults.clear()
 
     def handle_control(self, request: Request, parts: list[str]) -> Response | None:
-        """``/_emulator/quotas`` (GET, POST) and ``POST /_emulator/servers/{id or name}``."""
+        """``/_emulator/quotas`` (GET, POST), ``POST /_emulator/servers/{id or name}`` and
+        ``POST /_emulator/leases/{id or name}`` (``{"status": "ERROR"}``)."""
         body = (request.json() or {}) if request.method == "POST" else {}
         if parts == ["quotas"] and request.method in ("GET", "POST"):
             return json_response(self.quotas(dict(body), request.method == "POST"))
         if len(parts) == 2 and parts[0] == "servers" and request.method == "POST":
             return json_response(self.set_server_status(parts[1], str(body.get("status", "")),
                                                         body.get("message")))
+        if len(parts) == 2 and parts[0] == "leases" and request.method == "POST":
+            with self.cloud.lock:
+                return json_response(self.blazar.set_status(
+                    parts[1], str(body.get("status", "")), body.get("message")))
         return None
 
     def quotas(self, body: dict[str, Any], change: bool) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import yaml
 from ..common import EmulatorServer, VirtualClock
 from .app import OpenstackApp
 from .cloud import Cloud
+from .leases import Host
 
 DEFAULT_USERS: dict[str, str] = {"alice": "alice"}
 DEFAULT_PROJECTS: tuple[str, ...] = ("demo",)
@@ -44,7 +45,10 @@ class OpenstackEmulator:
     real second (0 freezes the clock), ``epoch`` the initial virtual time
     (default: now; keystoneauth compares token expiry with the real clock, so
     keep it near now), ``latency_ms`` a delay added to every request. Servers
-    spend ``build_seconds`` (virtual) in BUILD.
+    spend ``build_seconds`` (virtual) in BUILD. Blazar (``app.blazar``) reserves
+    ``hosts`` (default: a small Chameleon site) and runs its lease events every
+    ``event_period`` virtual seconds; ``chameleon`` adds the site's shared network
+    ``sharednet1`` and its CC images.
     """
 
     def __init__(
@@ -58,12 +62,16 @@ class OpenstackEmulator:
         epoch: float | None = None,
         build_seconds: float = 5.0,
         port: int = 0,
+        chameleon: bool = False,
+        event_period: float = 0.0,
+        hosts: Sequence[Host] | None = None,
     ) -> None:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.clock = VirtualClock(epoch=epoch, speed=speed)
         self.cloud = Cloud(self.clock, self.users, projects, region=region,
                            build_seconds=build_seconds)
-        self.app = OpenstackApp(self.cloud, self.clock, latency_ms)
+        self.app = OpenstackApp(self.cloud, self.clock, latency_ms, hosts=hosts,
+                                event_period=event_period, chameleon=chameleon)
         self._server = EmulatorServer(self.app, "127.0.0.1", port)
 
     # ------------------------------------------------------------ lifecycle
@@ -208,6 +216,7 @@ def run_cli(
     latency_ms: float = 0.0,
     config_path: str | Path | None = None,
     *,
+    chameleon: bool = False,
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
@@ -219,7 +228,8 @@ def run_cli(
     (``openrc`` in the same directory), and prints how to point clients at them.
     """
     out = out or sys.stdout
-    emulator = OpenstackEmulator(speed=speed, latency_ms=latency_ms, port=port)
+    emulator = OpenstackEmulator(speed=speed, latency_ms=latency_ms, port=port,
+                                 chameleon=chameleon, event_period=60.0 if chameleon else 0.0)
     path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -237,6 +247,9 @@ def run_cli(
         print(f"  accounts: {', '.join(emulator.users)} (project "
               f"{', '.join(p.name for p in emulator.cloud.projects.values())})", file=out)
         print(f"  speed: x{speed:g}, latency: {latency_ms:g} ms", file=out)
+        if chameleon:
+            print(f"  Blazar hosts: {emulator.app.blazar.describe()}; network sharednet1",
+                  file=out)
         print(f"  openrc: {rc}", file=out)
         print(f"  clouds.yaml: {written}", file=out)
         print(f"  point the clients at it:  export OS_CLIENT_CONFIG_FILE={written} "

@@ -34,7 +34,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import attrs
 
@@ -68,7 +68,12 @@ class OpenstackMachineConf:
 
 @attrs.define
 class OpenstackConf:
-    """EnOSlib's OpenStack Configuration, with a JSON schema and its builder API."""
+    """EnOSlib's OpenStack Configuration, with a JSON schema and its builder API.
+
+    Subclasses (the Chameleon confs) change defaults, `fields` and `schema`."""
+
+    fields: ClassVar[tuple[str, ...]] = _TOP_FIELDS
+    schema: ClassVar[dict[str, Any]] = SCHEMA
 
     key_name: str | None = None
     image: str | None = None
@@ -90,23 +95,23 @@ class OpenstackConf:
 
     # -- builders ------------------------------------------------------------------------
     @classmethod
-    def from_settings(cls, **kwargs: Any) -> OpenstackConf:
+    def from_settings(cls, **kwargs: Any) -> Self:
         conf = cls()
         for key, value in kwargs.items():
-            if key not in _TOP_FIELDS:
+            if key not in cls.fields:
                 raise ConfigError(f"unknown field {key!r}", (key,),
-                                  hint=f"Known fields: {', '.join(_TOP_FIELDS)}.")
+                                  hint=f"Known fields: {', '.join(cls.fields)}.")
             setattr(conf, key, copy.deepcopy(value))
         return conf
 
     @classmethod
     def from_dictionary(cls, dictionary: Mapping[str, Any],
-                        validate: bool = True) -> OpenstackConf:
+                        validate: bool = True) -> Self:
         if validate:
-            validate_section(SCHEMA, dictionary)
+            validate_section(cls.schema, dictionary)
         data = copy.deepcopy(dict(dictionary))
         conf = cls.from_settings(**{k: v for k, v in data.items()
-                                    if k in _TOP_FIELDS and v is not None})
+                                    if k in cls.fields and v is not None})
         resources = data.get("resources", {})
         for machine in resources.get("machines", []):
             conf.add_machine(**machine)
@@ -115,27 +120,27 @@ class OpenstackConf:
 
     from_dictionnary = from_dictionary
 
-    def add_machine(self, **kwargs: Any) -> OpenstackConf:
+    def add_machine(self, **kwargs: Any) -> Self:
         self.machines.append(OpenstackMachineConf(**kwargs))
         return self
 
-    def add_machine_conf(self, machine: OpenstackMachineConf) -> OpenstackConf:
+    def add_machine_conf(self, machine: OpenstackMachineConf) -> Self:
         self.machines.append(machine)
         return self
 
-    def add_network(self, *roles: str) -> OpenstackConf:
+    def add_network(self, *roles: str) -> Self:
         """Name the private subnet with `roles` in the inventory's networks."""
         self.networks.extend(roles)
         return self
 
     # -- checks --------------------------------------------------------------------------
-    def finalize(self) -> OpenstackConf:
+    def finalize(self) -> Self:
         """Fill the machines' image and user, then validate everything; returns self."""
         for machine in self.machines:
             machine.image = machine.image or self.image
             machine.user = machine.user or self.user
         self.gateway_user = self.gateway_user or self.user
-        validate_section(SCHEMA, self.to_dict())
+        validate_section(self.schema, self.to_dict())
         if self.rc_file and self.cloud:
             raise ConfigError("rc_file and cloud are both set", ("cloud",),
                               hint="Keep one source of credentials: a clouds.yaml cloud "
@@ -169,7 +174,7 @@ class OpenstackConf:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for field in _TOP_FIELDS:
+        for field in self.fields:
             value = getattr(self, field)
             if value is not None:
                 out[field] = copy.deepcopy(value)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from bedform.errors import ProviderError
 from bedform.objects import Networks, Roles
 from bedform.providers.base import Capabilities, Ref, Resource
-from bedform.providers.kinds import KindDriver
+from bedform.providers.kinds import KindDriver, KindHandler
 from bedform.providers.openstack import config as osconf
 from bedform.providers.openstack import inventory
 from bedform.providers.openstack.client import cloud_region, connect
@@ -53,8 +53,9 @@ class OpenstackDriver(KindDriver):
     """Driver of `type: openstack` sections."""
 
     type_name = "openstack"
-    handlers = (SecurityGroupKind, NetworkKind, SubnetKind, RouterKind, ServerKind,
-                FloatingIpKind, SshReadyKind)
+    handlers: ClassVar[tuple[type[KindHandler[Any]], ...]] = (
+        SecurityGroupKind, NetworkKind, SubnetKind, RouterKind, ServerKind, FloatingIpKind,
+        SshReadyKind)
     capabilities = Capabilities(max_concurrent_calls=10)
 
     def __init__(self, context: Any) -> None:

@@ -5,7 +5,8 @@ found by name) is adopted, never duplicated; growing a group adds servers with t
 numbers and never renames one. Readiness is ACTIVE, polled with a bounded wait (port
 status is never awaited: clouds without a dataplane keep ports DOWN). A server in
 ERROR (at build or later, outside bedform) is reported with Nova's fault message; the
-next apply deletes it and builds a new one under the same name. Refresh reads every
+next apply deletes it and builds a new one under the same name. `scheduler_hints`
+(Chameleon's `reservation`) go to Nova as given. Refresh reads every
 server of the stack from one listing (`Listing.servers`). Reused by the Chameleon
 provider.
 """
@@ -125,7 +126,9 @@ class ServerKind(KindHandler[Any]):
                     name=name, image_id=image_id, flavor_id=flavor_id,
                     networks=[{"uuid": inputs["network_id"]}], key_name=inputs["key_name"],
                     security_groups=[{"name": inputs["security_group"]}],
-                    metadata={"bedform_stack": inputs["stack"]}).id
+                    metadata={"bedform_stack": inputs["stack"]},
+                    **({"scheduler_hints": dict(inputs["scheduler_hints"])}
+                       if inputs.get("scheduler_hints") else {})).id
         server_id = adopt_or_create(ctx, "id", find=find, create=make,
                                     label=f"server {name}")
         server = self.wait_active(ctx, server_id, name)

@@ -1,0 +1,3 @@
+"""The seven guarantees on Chameleon KVM (the emulator over HTTP)."""
+
+from bedform.conformance.suite import *  # noqa: F403
