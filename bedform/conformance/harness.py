@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,6 +119,13 @@ class Harness:
         provider cannot count them; the suite then compares remote objects instead."""
         return None
 
+    def settle(self) -> None:
+        """Wait until the testbed has finished what a killed run left in flight (a user
+        re-runs seconds after a kill; the suite re-runs at once). Default: nothing."""
+        control = getattr(self, "control", None)
+        if isinstance(control, EmulatorControl):
+            control.settle()
+
     def break_object(self, stack: ConformanceStack, how: str) -> Breakage:
         """Break one object of an applied small `stack` outside bedform, `how` being one
         of `breakages`."""
@@ -156,6 +164,16 @@ class EmulatorControl:
     def mutations(self) -> int:
         """How many mutating API requests the emulator has answered."""
         return sum(1 for r in self.requests() if r["method"] in MUTATING_METHODS)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the emulator has answered every request it received: those of a
+        killed client complete after its death, as on a real testbed."""
+        deadline = time.monotonic() + timeout
+        while self._call("GET", "requests").get("inflight", 0):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the emulator at {self.base_url} still answers requests "
+                                     f"of a killed run after {timeout:g} s")
+            time.sleep(0.02)
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's virtual clock forward."""

@@ -205,6 +205,7 @@ def test_5_sigkill_then_apply_converges(conformance_harness: Harness,
                                         target=rng.randint(1, harness.crash_points),
                                         jitter=rng.uniform(0.0, 0.05),
                                         timeout=harness.run_timeout)
+            harness.settle()
             # the kernel frees a killed holder's lock; allow its teardown a few seconds
             result = stack.run("--lock-timeout", "10", command, "--auto-approve")
             assert result.exit_code == 0, \

@@ -289,6 +289,8 @@ class BaseEmulatorApp:
         self.latency_ms = float(latency_ms)
         self.log = RequestLog()
         self.faults = FaultInjector()
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
 
     # -- to be provided by subclasses ------------------------------------
     def handle_api(self, request: Request) -> Response:
@@ -334,6 +336,15 @@ class BaseEmulatorApp:
         request.path = normalize_path(request.path)
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             return self._control(request)
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            return self._answer(request)
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+
+    def _answer(self, request: Request) -> Response:
         started = time.monotonic()
         fault = self.faults.take(request.method, request.path)
         delay = self.latency_ms + (fault.latency_ms if fault else 0.0)
@@ -382,7 +393,8 @@ class BaseEmulatorApp:
                     self.log.clear()
                     return Response(204)
                 items = self.log.items()
-                return json_response({"total": len(items), "items": items})
+                return json_response({"total": len(items), "items": items,
+                                      "inflight": self._inflight})
             if parts == ["faults"]:
                 if request.method == "POST":
                     return json_response(self.add_fault(body), 201)

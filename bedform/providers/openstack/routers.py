@@ -10,8 +10,11 @@ then the router. Reused by the Chameleon provider.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
+
+from openstack.exceptions import NotFoundException
 
 from bedform.errors import ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
@@ -112,5 +115,7 @@ class RouterKind(NeutronKind):
             return
         if subnet_id and _interface_ports(list(network.ports(device_id=router_id)),
                                           router_id, subnet_id):
-            network.remove_interface_from_router(router, subnet_id=subnet_id)
+            # removed in between: a killed run's request that completed late
+            with contextlib.suppress(NotFoundException):
+                network.remove_interface_from_router(router, subnet_id=subnet_id)
         network.delete_router(router_id, ignore_missing=True)
