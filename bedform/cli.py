@@ -635,14 +635,24 @@ def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
 @emulator_options
 @click.option("--write-config", "config_path", type=click.Path(dir_okay=False),
               help="Where to write clouds.yaml (an openrc is written beside it).")
+@click.option("--box", is_flag=True, help="Back the ACTIVE servers with real SSH hosts, "
+              "reachable through their floating IPs (network namespaces; needs root).")
+@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
+              "with the id of a killed box removes what it left.")
 @pass_options
 def emulate_openstack(options: Options, port: int, speed: float, latency_ms: float,
-                      config_path: str | None) -> None:
+                      config_path: str | None, box: bool, box_id: str | None) -> None:
     """Keystone, Nova, Neutron and Glance, served on loopback until Ctrl-C."""
     from bedform.emulators.openstack.server import run_cli
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
 
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path)
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path,
+                    box=box, box_id=box_id)
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 if __name__ == "__main__":

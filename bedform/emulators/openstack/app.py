@@ -67,6 +67,8 @@ class OpenstackApp(BaseEmulatorApp):
             Service("network", "neutron", "/network", "", self._network),
             Service("image", "glance", "/image", "", self._image),
         ]
+        #: further ``/_emulator/<name>/...`` controls (the box's)
+        self.controls: dict[str, Callable[[Request, list[str]], Response]] = {}
         self.seed_networks()
 
     def seed_networks(self) -> None:
@@ -172,6 +174,8 @@ class OpenstackApp(BaseEmulatorApp):
 
     def handle_control(self, request: Request, parts: list[str]) -> Response | None:
         """``/_emulator/quotas`` (GET, POST) and ``POST /_emulator/servers/{id or name}``."""
+        if parts and parts[0] in self.controls:
+            return self.controls[parts[0]](request, parts[1:])
         body = (request.json() or {}) if request.method == "POST" else {}
         if parts == ["quotas"] and request.method in ("GET", "POST"):
             return json_response(self.quotas(dict(body), request.method == "POST"))
