@@ -128,7 +128,11 @@ class OpenstackBox:
         self.uids = {login: FIRST_UID + index for index, login in enumerate(logins)}
         write_accounts(shared, LOCAL_HOSTS, {login: [] for login in logins},
                        first_uid=FIRST_UID, label="OpenStack box", homes=[])
-        # cloud images let their default user sudo without a password
+        # cloud images let their default user sudo without a password (sudo's PAM account
+        # check wants a shadow entry: no password, never expires)
+        (shared.etc / "shadow").write_text("".join(f"{login}:*:19000:0:99999:7:::\n"
+                                                   for login in ["root", *logins]))
+        os.chmod(shared.etc / "shadow", 0o640)
         machines.write_file(shared.etc / "sudoers.d" / "90-bedform-cloud-users",
                             "".join(f"{login} ALL=(ALL) NOPASSWD:ALL\n" for login in logins),
                             0o440)
