@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bedform import machines
+from bedform.machines import arp
 
 from ...g5k.box import hosts
 from ...g5k.box.users import write_accounts, write_home
@@ -203,6 +204,9 @@ class OpenstackBox:
         network.create_nics(self.box_netns, netns,
                             [(nic, f"s{number}n{index}", self.bridges[nic.network_id])
                              for index, nic in enumerate(spec.nics)], spec.name)
+        # the replacement of a deleted server may get its address: say so to the others
+        arp.announce(netns, [(f"eth{index}", nic.mac, nic.address.split("/")[0])
+                             for index, nic in enumerate(spec.nics)])
         user = spec.user if spec.user in self.uids else "root"
         hosts.prepare_files(files, root_keys=spec.keys if user == "root" else [],
                             environment=None)

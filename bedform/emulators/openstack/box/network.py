@@ -70,7 +70,7 @@ def create_nics(box_netns: str, netns: str, nics: Sequence[tuple[Nic, str, str]]
     for index, (nic, veth, bridge) in enumerate(nics):
         box += [f"link add {veth} type veth peer name eth{index} address {nic.mac} "
                 f"netns {netns}", f"link set {veth} master {bridge}", f"link set {veth} up"]
-        host += [f"link set eth{index} up", f"addr add {nic.address} dev eth{index}"]
+        host += [f"addr add {nic.address} dev eth{index}", f"link set eth{index} up"]
     gateway = next((nic.gateway for nic, _, _ in nics if nic.gateway), None)
     if gateway:
         host.append(f"route add default via {gateway}")
