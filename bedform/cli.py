@@ -638,15 +638,25 @@ def emulate_iotlab(options: Options, port: int, speed: float, latency_ms: float,
 @click.option("--chameleon", is_flag=True,
               help="A Chameleon site: shared network sharednet1, CC images, Blazar events "
                    "every minute.")
+@click.option("--box", is_flag=True, help="Back the ACTIVE servers with real SSH hosts, "
+              "reachable through their floating IPs (network namespaces; needs root).")
+@click.option("--box-id", metavar="ID", help="Name of the box (default: random); a start "
+              "with the id of a killed box removes what it left.")
 @pass_options
 def emulate_openstack(options: Options, port: int, speed: float, latency_ms: float,
-                      config_path: str | None, chameleon: bool) -> None:
+                      config_path: str | None, chameleon: bool, box: bool,
+                      box_id: str | None) -> None:
     """Keystone, Nova, Neutron, Glance and Blazar, served on loopback until Ctrl-C."""
     from bedform.emulators.openstack.server import run_cli
+    from bedform.errors import PreflightError
+    from bedform.machines import MachineError
 
     with reported(options):
-        run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path,
-                chameleon=chameleon)
+        try:
+            run_cli(port=port, speed=speed, latency_ms=latency_ms, config_path=config_path,
+                    chameleon=chameleon, box=box, box_id=box_id)
+        except MachineError as exc:  # the box could not be built on this machine
+            raise PreflightError(exc.message, hint=exc.hint) from exc
 
 
 if __name__ == "__main__":

@@ -53,16 +53,18 @@ def write_stack(root: Path, emu: OpenstackEmulator, servers: int
     return stack, cli_env(HOME=str(home), OS_CLIENT_CONFIG_FILE=str(clouds))
 
 
-def _counts(emu: OpenstackEmulator) -> tuple[int, int, int, str]:
+def _counts(emu: OpenstackEmulator) -> tuple[int, int, int, str, str]:
     requests = [r for r in emu.requests() if not r["path"].startswith("/v3")]
     auth = len(emu.requests()) - len(requests)
     mutating = sum(r["method"] in MUTATING for r in requests)
     methods = ", ".join(f"{k} {v}" for k, v in sorted(
         Counter(r["method"] for r in requests).items()))
-    return len(requests), mutating, auth, methods
+    gets = ", ".join(sorted(r["path"].split("/", 3)[-1] for r in requests
+                            if r["method"] == "GET"))
+    return len(requests), mutating, auth, methods, gets
 
 
-def run_phases(servers: int) -> dict[str, tuple[int, int, int, str, float]]:
+def run_phases(servers: int) -> dict[str, tuple[int, int, int, str, str, float]]:
     """Requests of each phase for a stack of `servers` servers."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-openstack-") as tmp, \
@@ -88,7 +90,7 @@ def measure() -> list[Row]:
     rows = []
     small = run_phases(5)
     big = run_phases(50)
-    for phase, (total, mutating, auth, methods, elapsed) in big.items():
+    for phase, (total, mutating, auth, methods, _, elapsed) in big.items():
         note = f"{methods}, {mutating} mutating, +{auth} auth; {elapsed:.2f} s CLI wall"
         rows.append(Row(f"openstack 50 servers: {phase}, requests", None, total, "req",
                         note=note))
@@ -98,6 +100,10 @@ def measure() -> list[Row]:
                     big["no-op apply"][0] - small["no-op apply"][0], "req",
                     note=f"{small['no-op apply'][0]} at 5, {big['no-op apply'][0]} at 50 "
                          "(batched refresh)"))
+    listings = big["no-op apply"][4]
+    rows.append(Row("openstack 50 servers: no-op apply, GET requests", None,
+                    len(listings.split(", ")) if listings else 0, "req",
+                    note=f"one listing per collection: {listings}"))
     return rows
 
 

@@ -437,6 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "bedform-emulator"
     timeout = 60
     app: Callable[[Request], Response]
+    clock: VirtualClock | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
@@ -465,9 +466,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header: the server's clock is the virtual clock."""
-        clock = getattr(self.app, "clock", None)
-        if timestamp is None and clock is not None:
-            timestamp = clock.now()
+        if timestamp is None and self.clock is not None:
+            timestamp = self.clock.now()
         return super().date_time_string(timestamp)
 
 
@@ -500,12 +500,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class EmulatorServer:
-    """Serve an application over HTTP on loopback from a background thread."""
+    """Serve an application over HTTP on loopback from a background thread; the ``Date``
+    header follows ``clock`` (default: the app's own ``clock``, if it has one)."""
 
     def __init__(
-        self, app: Callable[[Request], Response], host: str = "127.0.0.1", port: int = 0
+        self, app: Callable[[Request], Response], host: str = "127.0.0.1", port: int = 0,
+        clock: VirtualClock | None = None,
     ) -> None:
         self.app = app
+        self.clock = clock or getattr(app, "clock", None)
         self.host = host
         self.port = port
         self._httpd: _Server | None = None
@@ -513,7 +516,8 @@ class EmulatorServer:
 
     def start(self) -> None:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"app": staticmethod(self.app)})
+        handler = type("Handler", (_Handler,), {"app": staticmethod(self.app),
+                                                "clock": self.clock})
         self._httpd = _Server((self.host, self.port), handler)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(

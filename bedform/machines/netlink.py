@@ -383,6 +383,21 @@ def _unescape(path: str) -> str:
     return path.encode().decode("unicode_escape")
 
 
+def in_netns(netns: str, work: Callable[[], None]) -> None:
+    """Run `work` inside network namespace `netns` (a worker thread enters it; sockets
+    it opens belong to that namespace); re-raise its error."""
+
+    def entered() -> None:
+        fd = os.open(netns_path(netns), os.O_RDONLY)
+        try:
+            _setns(fd, CLONE_NEWNET)
+        finally:
+            os.close(fd)
+        work()
+
+    _in_own_thread(entered, "bedform-netns-worker")
+
+
 def _in_own_thread(work: Callable[[], None], name: str) -> None:
     """Run `work` in a throw-away thread (namespace changes stay there); re-raise its error."""
     failure: list[BaseException] = []

@@ -55,12 +55,15 @@ def start_sshd(config: Path, log: Path, netns: str, uts: str,
     # `ip netns exec` gives it a private mount namespace whose /sys is the host's own
     # sysfs, so that sessions (and Ansible facts) see the host's interfaces only, and
     # binds the files of /etc/netns/<netns>/ over those of /etc.
+    # sshd runs as a child of `sh`, not in its place: a session leader whose parent is
+    # PID 1 counts itself as already daemonized (OpenSSH's `daemonized()`) and stays in
+    # the foreground, which would hang this call when bedform is PID 1 (a container,
+    # scripts/isolated.sh).
     command = [sshd, "-f", str(config), "-E", str(log)]
-    if prelude:
-        script = " && ".join(shlex.join(list(step)) for step in [*prelude, ["exec", *command]])
-        command = ["/bin/sh", "-c", script]
+    script = " && ".join(shlex.join(list(step)) for step in [*prelude, command])
+    script += "; exit $?"  # a builtin last: no shell may exec sshd in its own place
     run([which("ip") or "ip", "netns", "exec", netns, which("nsenter") or "nsenter",
-         f"--uts={uts}", "--", *command],
+         f"--uts={uts}", "--", "/bin/sh", "-c", script],
         what=f"starting sshd in {netns}")
 
 

@@ -73,6 +73,8 @@ class OpenstackApp(BaseEmulatorApp):
             Service("image", "glance", "/image", "", self._image),
             Service("reservation", "blazar", "/reservation", "/v1", self._reservation),
         ]
+        #: further ``/_emulator/<name>/...`` controls (the box's)
+        self.controls: dict[str, Callable[[Request, list[str]], Response]] = {}
         self.seed_networks()
         self.blazar = Blazar(cloud, self.networking, self.nova, self.neutron, hosts,
                              event_period, chameleon)
@@ -206,8 +208,11 @@ class OpenstackApp(BaseEmulatorApp):
             self.blazar.faults.clear()
 
     def handle_control(self, request: Request, parts: list[str]) -> Response | None:
-        """``/_emulator/quotas`` (GET, POST), ``POST /_emulator/servers/{id or name}`` and
-        ``POST /_emulator/leases/{id or name}`` (``{"status": "ERROR"}``)."""
+        """``/_emulator/quotas`` (GET, POST), ``POST /_emulator/servers/{id or name}``,
+        ``POST /_emulator/leases/{id or name}`` (``{"status": "ERROR"}``) and those of
+        ``controls`` (the box's)."""
+        if parts and parts[0] in self.controls:
+            return self.controls[parts[0]](request, parts[1:])
         body = (request.json() or {}) if request.method == "POST" else {}
         if parts == ["quotas"] and request.method in ("GET", "POST"):
             return json_response(self.quotas(dict(body), request.method == "POST"))

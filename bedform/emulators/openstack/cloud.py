@@ -26,7 +26,7 @@ from .model import (
     iso_time,
     seeded_id,
 )
-from .seed import DEFAULT_FLAVORS, DEFAULT_IMAGES, DEFAULT_QUOTAS
+from .seed import DEFAULT_FLAVORS, DEFAULT_IMAGES, DEFAULT_QUOTAS, EXTERNAL_CIDR
 
 ADMIN_PROJECT = "admin"
 ADMIN_USER = "admin"
@@ -52,6 +52,7 @@ class Cloud:
         token_ttl: float = 24 * 3600.0,
         flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
         images: Sequence[Image] = DEFAULT_IMAGES,
+        external_cidr: str = EXTERNAL_CIDR,
     ) -> None:
         if not projects:
             raise ValueError("projects: give at least one project name")
@@ -62,6 +63,8 @@ class Cloud:
         self.region = region
         self.build_seconds = float(build_seconds)
         self.token_ttl = float(token_ttl)
+        #: the external network's subnet (a box picks one free on this machine)
+        self.external_cidr = external_cidr
         self._user_passwords = dict(users)
         self._project_names = [str(name) for name in projects]
         self._seed_flavors = tuple(flavors)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .cloud import Cloud
 from .model import CloudError, Server, dashed_id
-from .seed import EXTERNAL_CIDR, EXTERNAL_NETWORK, EXTERNAL_SUBNET
+from .seed import EXTERNAL_NETWORK, EXTERNAL_SUBNET
 
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
@@ -126,7 +126,7 @@ class Networking:
         _rekey(self.cloud.networks, network, dashed_id("network", EXTERNAL_NETWORK))
         subnet = self.create_subnet(project_id, {"name": EXTERNAL_SUBNET,
                                                  "network_id": network["id"],
-                                                 "cidr": EXTERNAL_CIDR, "ip_version": 4,
+                                                 "cidr": self.cloud.external_cidr, "ip_version": 4,
                                                  "enable_dhcp": False})
         _rekey(self.cloud.subnets, subnet, dashed_id("subnet", EXTERNAL_SUBNET))
         network["subnets"] = [subnet["id"]]

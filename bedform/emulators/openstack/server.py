@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -14,10 +16,12 @@ from typing import Any, TextIO
 
 import yaml
 
-from ..common import EmulatorServer, VirtualClock
+from ..common import EmulatorServer, Request, Response, VirtualClock
 from .app import OpenstackApp
+from .box import OpenstackBox, box_control, external_cidr
 from .cloud import Cloud
 from .leases import Host
+from .seed import EXTERNAL_CIDR
 
 DEFAULT_USERS: dict[str, str] = {"alice": "alice"}
 DEFAULT_PROJECTS: tuple[str, ...] = ("demo",)
@@ -49,6 +53,11 @@ class OpenstackEmulator:
     ``hosts`` (default: a small Chameleon site) and runs its lease events every
     ``event_period`` virtual seconds; ``chameleon`` adds the site's shared network
     ``sharednet1`` and its CC images.
+
+    ``box=True`` backs the ACTIVE servers with real SSH hosts (see ``box/``, needs root):
+    a floating IP makes a server reachable from this machine, which holds the external
+    subnet's gateway address; ``box_id`` names the box (a later start with the same id
+    purges what a killed one left).
     """
 
     def __init__(
@@ -65,25 +74,49 @@ class OpenstackEmulator:
         chameleon: bool = False,
         event_period: float = 0.0,
         hosts: Sequence[Host] | None = None,
+        box: bool = False,
+        box_id: str | None = None,
     ) -> None:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.clock = VirtualClock(epoch=epoch, speed=speed)
+        box_id = box_id or secrets.token_hex(4)
         self.cloud = Cloud(self.clock, self.users, projects, region=region,
-                           build_seconds=build_seconds)
+                           build_seconds=build_seconds,
+                           external_cidr=external_cidr(box_id) if box else EXTERNAL_CIDR)
         self.app = OpenstackApp(self.cloud, self.clock, latency_ms, hosts=hosts,
                                 event_period=event_period, chameleon=chameleon)
-        self._server = EmulatorServer(self.app, "127.0.0.1", port)
+        self.box: OpenstackBox | None = None
+        if box:
+            self.box = OpenstackBox(self.cloud, self.app.nova.servers.sync, box_id=box_id)
+            self.app.controls["box"] = functools.partial(box_control, self.box)
+        self._server = EmulatorServer(self._serve, "127.0.0.1", port, clock=self.clock)
+
+    def _serve(self, request: Request) -> Response:
+        """Answer, then (box) make the hosts match what the answer says."""
+        response = self.app(request)
+        if self.box is not None:
+            self.box.reconcile()
+        return response
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> OpenstackEmulator:
         """Start serving (idempotent); returns self."""
         if not self._server.running:
-            self._server.start()
+            if self.box is not None:
+                self.box.start()
+            try:
+                self._server.start()
+            except BaseException:
+                if self.box is not None:
+                    self.box.stop()
+                raise
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port, tear the box down (idempotent)."""
         self._server.stop()
+        if self.box is not None:
+            self.box.stop()
 
     def __enter__(self) -> OpenstackEmulator:
         return self.start()
@@ -217,6 +250,8 @@ def run_cli(
     config_path: str | Path | None = None,
     *,
     chameleon: bool = False,
+    box: bool = False,
+    box_id: str | None = None,
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
@@ -226,10 +261,12 @@ def run_cli(
     ``clouds.yaml`` to ``config_path`` (default
     ``.bedform/openstack-emulator/clouds.yaml``) and an openrc beside it
     (``openrc`` in the same directory), and prints how to point clients at them.
+    ``box`` backs the servers with SSH hosts (see :class:`OpenstackEmulator`).
     """
     out = out or sys.stdout
     emulator = OpenstackEmulator(speed=speed, latency_ms=latency_ms, port=port,
-                                 chameleon=chameleon, event_period=60.0 if chameleon else 0.0)
+                                 chameleon=chameleon, event_period=60.0 if chameleon else 0.0,
+                                 box=box, box_id=box_id)
     path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -254,6 +291,10 @@ def run_cli(
         print(f"  clouds.yaml: {written}", file=out)
         print(f"  point the clients at it:  export OS_CLIENT_CONFIG_FILE={written} "
               f"OS_CLOUD={DEFAULT_CLOUD_NAME}", file=out)
+        if emulator.box is not None:
+            print(f"  box {emulator.box.box_id}: servers with a floating IP answer SSH "
+                  f"from here (this machine is {emulator.box.gateway} on the external "
+                  f"network {emulator.cloud.external_cidr})", file=out)
         print(f"  control endpoints: {emulator.base_url}/_emulator/clock "
               "(see docs/emulators.md)", file=out)
         print("Press Ctrl-C to stop.", file=out, flush=True)

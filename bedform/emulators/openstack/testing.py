@@ -3,7 +3,8 @@
 Import them into a ``conftest.py`` (or a test module)::
 
     from bedform.emulators.openstack.testing import (  # noqa: F401
-        openstack_cloud, openstack_emulator, openstack_emulator_factory,
+        openstack_box_factory, openstack_cloud, openstack_emulator,
+        openstack_emulator_factory,
     )
 
 Defaults are deterministic but for the time: users ``alice``/``bob``
@@ -11,7 +12,8 @@ Defaults are deterministic but for the time: users ``alice``/``bob``
 frozen clock (``speed=0``) started at the real time (keystoneauth compares
 token expiry with the real clock), servers building for 5 virtual seconds.
 Move time with ``emu.advance(seconds)``. Every emulator started is stopped at
-teardown.
+teardown. ``openstack_box_factory`` starts emulators whose servers are real SSH
+hosts (box mode, root only).
 """
 
 from __future__ import annotations
@@ -46,6 +48,38 @@ def openstack_emulator_factory() -> Iterator[Callable[..., OpenstackEmulator]]:
     finally:
         for emulator in started:
             emulator.stop()
+
+
+@pytest.fixture
+def openstack_box_factory(
+    openstack_emulator_factory: Callable[..., OpenstackEmulator],
+) -> Iterator[Callable[..., OpenstackEmulator]]:
+    """A function that starts emulators whose ACTIVE servers are real SSH hosts
+    (``box=True``; needs root); defaults: real-time clock, servers ACTIVE at once.
+    Teardown removes every host, bridge and process of each box by its id, even when the
+    test failed, and fails if anything was left."""
+    from .box import purge
+
+    started: list[OpenstackEmulator] = []
+
+    def make(**kwargs: Any) -> OpenstackEmulator:
+        kwargs.setdefault("speed", 1.0)
+        kwargs.setdefault("build_seconds", 0.0)
+        emulator = openstack_emulator_factory(**kwargs, box=True)
+        started.append(emulator)
+        return emulator
+
+    try:
+        yield make
+    finally:
+        leaks = {}
+        for emulator in started:
+            emulator.stop()
+            assert emulator.box is not None
+            left = purge(emulator.box.box_id)
+            if any(left.values()):
+                leaks[emulator.box.box_id] = left
+        assert not leaks, f"boxes left {leaks}"
 
 
 @pytest.fixture

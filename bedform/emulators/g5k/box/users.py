@@ -59,14 +59,18 @@ def write_accounts(shared: Shared, hosts_text: str, user_keys: Mapping[str, Sequ
         passwd += f"{user}:x:{uid}:{uid}:{user} ({label}):/home/{user}:/bin/bash\n"
         group += f"{user}:x:{uid}:\n"
         for base in bases:
-            home = base / user
-            ssh_dir = home / ".ssh"
-            ssh_dir.mkdir(parents=True, exist_ok=True)
-            (ssh_dir / "authorized_keys").write_text("".join(f"{k}\n" for k in keys))
-            for path in (home, ssh_dir, ssh_dir / "authorized_keys"):
-                os.chown(path, uid, uid)
-            os.chmod(home, 0o700)
+            write_home(base / user, uid, keys)
     (shared.etc / "passwd").write_text(passwd)
     (shared.etc / "group").write_text(group)
     (shared.etc / "hosts").write_text(hosts_text)
     (shared.etc / "resolv.conf").write_text(f"# {label}: names come from /etc/hosts\n")
+
+
+def write_home(home: Path, uid: int, keys: Sequence[str]) -> None:
+    """A user's home directory (0700, owned by `uid`) accepting `keys` for SSH."""
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(parents=True, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text("".join(f"{k.strip()}\n" for k in keys))
+    for path in (home, ssh_dir, ssh_dir / "authorized_keys"):
+        os.chown(path, uid, uid)
+    os.chmod(home, 0o700)
