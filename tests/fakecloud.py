@@ -184,6 +184,8 @@ class FakeDriver:
         return resources
 
     def refresh(self, records: Sequence[Record]) -> dict[str, Observed]:
+        if not records:
+            return {}
         with self._cloud_of(records).open() as data:
             now = self._now(data)
             by_name = {o["name"]: o for o in data["objects"].values()}

@@ -163,8 +163,10 @@ class Session:
                                  force=force)
 
     def refresh(self) -> dict[str, Observed]:
-        """Observe every recorded object; one batched call per provider, in parallel."""
-        by_provider: dict[str, list[Record]] = {}
+        """Observe every recorded object; one batched call per provider, in parallel. A
+        provider of the stack with nothing recorded is asked too (with no records), so
+        that it can check its access (credentials) before a plan promises anything."""
+        by_provider: dict[str, list[Record]] = {name: [] for name in self.stack.providers}
         for record in self.state.resources.values():
             by_provider.setdefault(record.provider, []).append(record)
         observed: dict[str, Observed] = {}

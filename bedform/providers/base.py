@@ -267,7 +267,10 @@ class Driver(Protocol):
         """Observe every given record in as few API calls as possible (batched).
 
         Records in `pending_create` are looked up by their identity: alive means an
-        interrupted run created them and they are to be adopted.
+        interrupted run created them and they are to be adopted. Called with no records
+        for a provider of the stack that has nothing recorded yet: a driver may check its
+        access there (one cheap authenticated read), so that `plan` reports bad
+        credentials before `apply`.
         """
         ...
 

@@ -54,7 +54,10 @@ def test_a_wrong_password_names_the_credentials_file(stack: G5kStack, tmp_path: 
                       "nodes_reachable: false\n")
     monkeypatch.setenv("BEDFORM_G5K_CONFIG", str(config))
     stack.write(**section())
-    result = stack.run("apply", "--auto-approve")   # a new stack's plan reads nothing remote
-    assert result.exit_code == 1, result.output
-    assert "(401)" in result.output
-    assert f"The credentials come from {config}" in result.output
+    for command in (("plan",), ("apply", "--auto-approve")):  # a new stack: plan checks too
+        result = stack.run(*command)
+        assert result.exit_code == 1, result.output
+        assert "(401)" in result.output
+        assert f"The credentials come from {config}" in result.output
+        assert "Traceback" not in result.output
+    assert not stack.state().resources

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bedform.errors import ConfigError, NegativeWalltime, PreflightError
 from bedform.objects import Networks, Roles
-from bedform.providers.base import Capabilities, Ref, Resource, SlotCheck
+from bedform.providers.base import Capabilities, Observed, Ref, Resource, SlotCheck
 from bedform.providers.g5k import availability, inventory
 from bedform.providers.g5k import config as g5kconf
 from bedform.providers.g5k.checks import public_keys
@@ -76,6 +76,12 @@ class G5kDriver(KindDriver):
 
     def preflight(self, conf: Any = None) -> None:
         self.api  # noqa: B018 - reads and checks the credentials file
+
+    def refresh(self, records: Sequence[Record]) -> dict[str, Observed]:
+        if not records:  # a new stack: one authenticated read proves the credentials
+            self.api.get("/sites")
+            return {}
+        return super().refresh(records)
 
     def _username(self) -> str:
         """The API user (identity of jobs); empty when credentials are missing, which
