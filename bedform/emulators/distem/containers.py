@@ -144,12 +144,11 @@ class DistemContainers:
             if op == "stop":
                 self._remove(key)
                 return None
-            if op == "execute":
-                vnode = self.vnodes.get(key)
-                if vnode is None:
-                    raise ContainerError(f"vnode '{key[1]}' runs no container", 404,
-                                         "Distem::Lib::ResourceNotFoundError")
+            vnode = self.vnodes.get(key)
         if op == "execute":
+            if vnode is None:
+                raise ContainerError(f"vnode '{key[1]}' runs no container", 404,
+                                     "Distem::Lib::ResourceNotFoundError")
             return self._execute(vnode, str(request.get("command", "")))
         raise ContainerError(f"unknown container operation {op!r}", 400,
                              "Distem::Lib::InvalidParameterError")

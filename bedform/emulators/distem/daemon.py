@@ -124,8 +124,12 @@ def main(argv: list[str]) -> int:
         except DistemError as error:
             print(f"distemd: {error.message}", file=sys.stderr, flush=True)
 
+    def shut_down() -> None:
+        for server in servers:
+            server.shutdown()
+
     def quit_after_answer() -> None:
-        threading.Timer(0.2, lambda: [s.shutdown() for s in servers]).start()
+        threading.Timer(0.2, shut_down).start()
 
     original = platform.quit
 

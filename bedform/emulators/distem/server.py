@@ -24,7 +24,8 @@ class DistemEmulator:
         self.platform = Platform(containers)
         self.log = RequestLog()
         self._server = make_server(self.platform, (host, port), self.log)
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = str(self._server.server_address[0]), \
+            int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
 
     @property
