@@ -97,7 +97,7 @@ def test_errors_carry_the_application_header(emu: DistemEmulator,
     client.viface_create("a", "if0", {"vnetwork": "net"})
     client.viface_create("c", "if0", {"vnetwork": "net"})
     client.vnode_create("d", {"host": PNODES[0]}, KEY)
-    with pytest.raises(Exception, match="no free address left in 10.0.0.0/30"):
+    with pytest.raises(Exception, match=r"no free address left in 10\.0\.0\.0/30"):
         client.viface_create("d", "if0", {"vnetwork": "net"})
     answer = requests.post(f"{emu.url}/vnodes/e", data={"desc": "{not json"}, timeout=10)
     assert answer.status_code == 400

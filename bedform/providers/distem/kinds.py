@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from bedform import machines
-from bedform.errors import ProviderError
+from bedform.errors import EnosUnreachableHostsError, ProviderError
 from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.distem import bootstrap
 from bedform.providers.distem.client import DistemApiError, coordinator_api
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 BOOTSTRAP_TIMEOUT = 900
 DAEMON_WAIT = Wait("distemd to answer on port 4567", pending={"down"}, target={"up"},
                    timeout=60, delays=(0.2, 0.5, 1.0))
+SSH_WAIT = Wait("the pnodes to answer SSH after their deployment", pending={"unreachable"},
+                target={"done"}, timeout=120, delays=(0.5, 1.0, 2.0, 5.0))
 VIFACE = "if0"
 
 
@@ -150,7 +152,15 @@ class BootstrapKind(KindHandler["DistemDriver"]):
                           else bootstrap.node_script)(inputs["public_key"], private)
                    for node in nodes}
         ctx.progress(f"setting up Distem on {len(nodes)} pnode(s), coordinator {coordinator}")
-        self.driver.run_on(scripts, inputs["jump"], BOOTSTRAP_TIMEOUT)
+
+        def set_up() -> tuple[bool, str]:
+            try:
+                self.driver.run_on(scripts, inputs["jump"], BOOTSTRAP_TIMEOUT)
+            except EnosUnreachableHostsError as error:   # a node still booting
+                ctx.progress(str(error))
+                return True, "unreachable"
+            return True, "done"
+        poll(ctx, SSH_WAIT, set_up)
         with coordinator_api(coordinator, inputs["jump"], inputs["key_path"]) as api:
             def read() -> tuple[list[Any] | None, str | None]:
                 try:
