@@ -132,7 +132,9 @@ class Platform:
             network = ipaddress.IPv4Network(address, strict=True)
         except ValueError as error:
             raise DistemError(400, INVALID, f"address: {error}") from None
-        self.vnetworks[name] = {"name": name, "address": str(network), "vnodes": [],
+        self._ids += 1
+        self.vnetworks[name] = {"name": name, "id": str(self._ids),
+                                "address": str(network), "vnodes": [],
                                 "vroutes": [], "opts": {}}
         return self.vnetworks[name]
 

@@ -4,7 +4,7 @@ Every pnode: the stack's public key authorized for root and the key pair install
 root's key when root has none (distemd reaches the other pnodes with it, as EnOSlib's
 bootstrap sets up); `distem` installed from Grid'5000's Distem repository when absent
 (the Grid'5000 box's nodes have it). The coordinator also starts `distemd --verbose -d`
-unless one runs: a running daemon holds the vnodes, so it is never restarted (EnOSlib
+unless one listens on port 4567: a running daemon holds the vnodes, so it is never restarted (EnOSlib
 kills and restarts it on every run, losing every container).
 """
 
@@ -42,7 +42,8 @@ def coordinator_script(public_key: str, private_key: str) -> str:
     """The pnode's set-up, then distemd started unless it runs."""
     return "\n".join([
         node_script(public_key, private_key),
-        "if ! pgrep -x distemd >/dev/null; then",
+        # the port, not the process name: on the box every node shares one process table
+        "if ! ss -Hltn 'sport = :4567' | grep -q .; then",
         "  mkdir -p /var/log/distem",
         "  distemd --verbose -d </dev/null >/var/log/distem/bedform-start.log 2>&1",
         "  echo started",
