@@ -98,10 +98,11 @@ class DistemChaos:
 
 @pytest.fixture
 def chaos(g5k_box_factory: Callable[..., G5kEmulator],  # noqa: F811
-          tmp_path: Path) -> Iterator[DistemChaos]:
+          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DistemChaos]:
     emu = g5k_box_factory(speed=50.0, launch_seconds=5.0, deploy_seconds=40.0)
     assert emu.box is not None
     with ssh_agent([emu.box.user_key("alice")], tmp_path) as agent:
+        monkeypatch.setenv("SSH_AUTH_SOCK", agent)   # the test's own distemd listings
         yield DistemChaos(tmp_path / "stack", emu, agent)
 
 
