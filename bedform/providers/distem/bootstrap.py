@@ -4,8 +4,8 @@ Every pnode: the stack's public key authorized for root and the key pair install
 root's key when root has none (distemd reaches the other pnodes with it, as EnOSlib's
 bootstrap sets up); `distem` installed from Grid'5000's Distem repository when absent
 (the Grid'5000 box's nodes have it). The coordinator also starts `distemd --verbose -d`
-unless one listens on port 4567: a running daemon holds the vnodes, so it is never restarted (EnOSlib
-kills and restarts it on every run, losing every container).
+unless one listens on port 4567: a running daemon holds the vnodes, so it is never
+restarted (EnOSlib kills and restarts it on every run, losing every container).
 """
 
 from __future__ import annotations
