@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ import requests
 
 from bedform.errors import ProviderError
 from bedform.objects import Host
+from bedform.providers.lifecycle import BlockingContext, Wait, poll
 from bedform.remote import ssh_argv
 
 API_PORT = 4567
@@ -100,23 +100,24 @@ def _forward(coordinator: str, jump: Mapping[str, Any], keyfile: str | None
              f"127.0.0.1:{port}:{coordinator}:{API_PORT}", "--", gateway.address]
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
+    def listening() -> tuple[bool, str]:
+        if process.poll() is not None:
+            error = (process.stderr.read() if process.stderr else b"").decode().strip()
+            raise ProviderError(
+                f"cannot forward a port to distemd on {coordinator} through "
+                f"{gateway.address}: {error.splitlines()[-1] if error else 'ssh failed'}",
+                hint="Check that your key reaches the gateway (ssh-agent), and that the "
+                     "job's nodes are up.")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return True, "starting"
+        return True, "listening"
+
     try:
-        deadline = time.monotonic() + FORWARD_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                error = (process.stderr.read() if process.stderr else b"").decode().strip()
-                raise ProviderError(
-                    f"cannot forward a port to distemd on {coordinator} through "
-                    f"{gateway.address}: {error.splitlines()[-1] if error else 'ssh failed'}",
-                    hint="Check that your key reaches the gateway (ssh-agent), and that "
-                         "the job's nodes are up.")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                raise ProviderError(f"timed out after {FORWARD_TIMEOUT:g} s waiting for the "
-                                    f"port forward to distemd on {coordinator}")
-            time.sleep(0.05)
+        poll(BlockingContext(), Wait(f"the port forward to distemd on {coordinator}",
+                                     pending={"starting"}, target={"listening"},
+                                     timeout=FORWARD_TIMEOUT, delays=(0.05,)), listening)
         yield port
     finally:
         with contextlib.suppress(ProcessLookupError):

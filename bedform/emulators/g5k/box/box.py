@@ -23,8 +23,8 @@ from typing import Any
 
 from bedform import machines
 
+from ...distem import containers as distem_containers
 from ...distem import daemon as distemd
-from ...distem.containers import DistemContainers
 from ..testbed import Testbed
 from . import hosts, network, virsh
 from .plan import BoxPlan, NodePlan, build
@@ -87,7 +87,7 @@ class Box:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.containers = DistemContainers(self)
+        self.containers = distem_containers.DistemContainers(self)
 
     @property
     def broken(self) -> set[str]:
