@@ -78,6 +78,7 @@ def test_vnodes_answer_ssh_grow_drift_and_destroy(stack: DistemStack, tmp_path: 
     # a vnode removed through the Distem API: the plan re-creates it alone, same address
     jump = {"gateway": stack.emu.box.access, "gateway_user": "alice"}  # type: ignore[union-attr]
     with coordinator_api(stack.coordinator(), jump) as api:
+        assert api.call("vnode_execute", "vnode-1-0", "hostname").strip() == "vnode-1-0"
         api.call("vnode_remove", "vnode-1-1")
         api.call("vnode_stop", "vnode-0-0")
     plan = stack.run("plan").output

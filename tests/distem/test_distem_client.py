@@ -102,8 +102,8 @@ def test_errors_carry_the_application_header(emu: DistemEmulator,
     answer = requests.post(f"{emu.url}/vnodes/e", data={"desc": "{not json"}, timeout=10)
     assert answer.status_code == 400
     assert "not valid JSON" in answer.headers["X-Application-Error-Code"]
+    client.vfilesystem_create("a", {"image": "file:///x"})
+    client.vnode_start("a")
     with pytest.raises(Exception, match="need the Grid'5000 box"):
-        client.vfilesystem_create("a", {"image": "file:///x"})
-        client.vnode_start("a")
         client.vnode_execute("a", "hostname")
     assert emu.mutations() > 0
