@@ -34,6 +34,8 @@ _EXPORTS = {
     "ChameleonKvmConf": "bedform.providers.chameleon",
     "ChameleonBaremetalConf": "bedform.providers.chameleon",
     "VMonG5k": "bedform.api.vmong5k", "VMonG5kConf": "bedform.providers.vmong5k",
+    "Distem": "bedform.api.distem", "DistemConf": "bedform.providers.distem",
+    "DistemMachineConf": "bedform.providers.distem",
     "Vagrant": "bedform.api.vagrant", "VagrantConf": "bedform.providers.vagrant",
     "VagrantMachineConf": "bedform.providers.vagrant",
     "VagrantMachineMachineConf": "bedform.providers.vagrant",

@@ -23,6 +23,8 @@ from typing import Any
 
 from bedform import machines
 
+from ...distem import containers as distem_containers
+from ...distem import daemon as distemd
 from ..testbed import Testbed
 from . import hosts, network, virsh
 from .plan import BoxPlan, NodePlan, build
@@ -85,6 +87,7 @@ class Box:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.containers = distem_containers.DistemContainers(self)
 
     @property
     def broken(self) -> set[str]:
@@ -131,6 +134,9 @@ class Box:
             write_shared_files(shared, hosts_text, user_keys,
                                first_uid=FIRST_UID, sudo_dir=self.dir / "sudo")
             virsh.install(shared.bin)  # libvirt's command on every node (VMonG5k)
+            # Distem's daemon on every node, its containers made by this box
+            distemd.install(shared.bin, self.containers.socket_path)
+            self.containers.start()
             # `ip netns exec <box namespace> ssh <node>` resolves the testbed's names too
             machines.write_file(NETNS_ETC / self.plan.box_netns / "hosts", hosts_text, 0o644)
             files = self._files(self.plan.box_netns)
@@ -153,6 +159,7 @@ class Box:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        self.containers.stop()
         with self._lock:
             self.nodes.clear()
             self._bridges.clear()
@@ -295,6 +302,7 @@ class Box:
             host.vlans[nic.name] = want
 
     def _remove(self, fqdn: str) -> None:
+        self.containers.drop_node(fqdn)
         host = self.nodes.pop(fqdn, None)
         netns = host.netns if host else self.plan.node_netns(fqdn)
         hosts.remove(netns, self._files(netns))
