@@ -2,7 +2,7 @@
 # Installs what bedform needs on Debian/Ubuntu, as root: iproute2 and OpenSSH (the local
 # provider's hosts), python3-venv, then bedform itself into ./.venv.
 # Usage: bash scripts/install.sh [test]   ("test" adds pytest, hypothesis, ruff and mypy, and
-# dnsmasq-base and isc-dhcp-client for the Grid'5000 box)
+# dnsmasq-base, isc-dhcp-client and iputils-ping for the Grid'5000 box)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${1:-}" = "test" ]; then  # the Grid'5000 box: DHCP server per kavlan, dhclient on nodes
   command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
   command -v dhclient >/dev/null 2>&1 || [ -x /sbin/dhclient ] || missing+=(isc-dhcp-client)
+  command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)  # EnOSlib's kavlan tutorial
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -42,3 +42,23 @@ def test_unknown_cloud_is_a_clear_error(stack):
     assert result.exit_code != 0
     assert "no usable OpenStack credentials in cloud 'nowhere'" in result.output, \
         result.output
+
+
+def test_no_credentials_at_all_is_a_preflight_error(tmp_path, monkeypatch):
+    """No clouds.yaml, no OS_* variable: a PreflightError saying where credentials come
+    from (keystoneauth's own MissingRequiredOptions used to escape, e.g. from `check`)."""
+    import os
+
+    import pytest
+
+    from bedform.errors import PreflightError
+    from bedform.providers.openstack.client import cloud_region
+
+    for name in [n for n in os.environ if n.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(PreflightError) as info:
+        cloud_region()
+    assert "no usable OpenStack credentials" in info.value.message
+    assert "clouds.yaml" in info.value.hint

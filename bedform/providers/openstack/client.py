@@ -44,6 +44,7 @@ def read_rc_file(path: str | Path) -> dict[str, str]:
 def cloud_region(cloud: str | None = None, rc_file: str | None = None) -> Any:
     """openstacksdk's CloudRegion for the configured credentials (PreflightError
     naming the source when they are missing or incomplete)."""
+    from keystoneauth1.exceptions import ClientException
     from openstack import exceptions
     from openstack.config import OpenStackConfig
 
@@ -61,7 +62,7 @@ def cloud_region(cloud: str | None = None, rc_file: str | None = None) -> Any:
         return OpenStackConfig().get_one(cloud=cloud)
     except OSError as error:
         raise PreflightError(f"cannot read rc_file {rc_file}: {error.strerror}") from None
-    except (exceptions.ConfigException, KeyError) as error:
+    except (exceptions.ConfigException, ClientException, KeyError) as error:
         where = f"cloud {cloud!r}" if cloud else "the OS_* environment"
         raise PreflightError(f"no usable OpenStack credentials in {where}: "
                              f"{str(error).splitlines()[0][:200]}",
