@@ -399,23 +399,25 @@ def state_rm(options: Options, addresses: tuple[str, ...]) -> None:
             click.echo(f"Removed {address} from the state (the object itself is untouched).")
 
 
-@main.command("import")
+class _ImportCommand(click.Command):
+    """`import`, whose help lists the importable kinds of the installed providers."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from bedform.providers.registry import import_formats
+
+        super().format_help_text(ctx, formatter)
+        with formatter.section("REMOTE_ID, per kind"):
+            formatter.write_dl(list(import_formats().items()))
+
+
+@main.command("import", cls=_ImportCommand)
 @click.argument("address")
 @click.argument("remote_id")
 @pass_options
 def import_(options: Options, address: str, remote_id: str) -> None:
-    """Start managing an existing object as ADDRESS (an address of the plan).
-
-    \b
-    REMOTE_ID, per kind:
-      g5k_job         the OAR job id, e.g. 2451234 (the site is the address's)
-      local_host      the network namespace name the plan shows (netns)
-      local_sshd      the same network namespace name
-      local_bridge    the bridge interface name the plan shows (ifname)
-      local_veth      the veth interface name the plan shows (ifname)
-      local_key       the private key file name, id_ed25519
-    Other kinds cannot be imported. Local objects carry fixed names: `bedform plan`
-    shows the name each address expects."""
+    """Start managing an existing object as ADDRESS (an address of the plan). REMOTE_ID
+    depends on the kind (listed below, from the installed providers); other kinds cannot
+    be imported."""
     with reported(options):
         engine = options.engine()
         with engine.session("import") as session:

@@ -167,3 +167,29 @@ def test_a_type_registered_in_process_that_fails_to_load_says_so() -> None:
     assert "from this process (register_driver) failed to load " \
         "(tests.fakecloud:FakeDrivr): AttributeError" in raised.value.message
     assert raised.value.hint == "Fix the target given to register_driver."
+
+
+def test_import_help_lists_every_importable_kind() -> None:
+    """`import --help` is generated: every kind whose handler can import (overrides
+    `import_object`) says what its REMOTE_ID is (issue 17, item 10)."""
+    from click.testing import CliRunner
+
+    from bedform.cli import main
+    from bedform.providers import driver_class, known_types
+    from bedform.providers.kinds import KindDriver, KindHandler
+
+    from bedform.errors import ConfigError
+
+    importable = set()
+    for type_name in known_types():
+        try:
+            klass = driver_class(type_name)
+        except ConfigError:   # a broken type another test registered in this process
+            continue
+        if issubclass(klass, KindDriver):
+            importable |= {h.spec.name for h in klass.handlers
+                           if h.import_object is not KindHandler.import_object}
+    assert {"g5k_job", "local_host", "iotlab_experiment", "blazar_lease"} <= importable
+    text = CliRunner().invoke(main, ["import", "--help"]).output
+    missing = {kind for kind in importable if f"  {kind} " not in text}
+    assert not missing, text

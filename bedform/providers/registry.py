@@ -118,3 +118,19 @@ def _unknown_hint() -> str:
                  " bedform (pip install -e . in its checkout) so its entry points exist.")
     return hint + (f" A third-party provider declares its type under the entry point group"
                    f" {ENTRY_POINT_GROUP!r} of its package; install that package.")
+
+
+def import_formats() -> dict[str, str]:
+    """Every importable kind of the provider types here, with what `bedform import` takes
+    as its REMOTE_ID (imports every driver: for `import --help` only)."""
+    formats: dict[str, str] = {}
+    for type_name in known_types():
+        try:
+            klass = driver_class(type_name)
+        except ConfigError:
+            continue
+        listed = getattr(klass, "import_formats", None)
+        if listed is not None:
+            formats.update({kind: text for kind, text in listed().items() if text})
+    return dict(sorted(formats.items()))
+

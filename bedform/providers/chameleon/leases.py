@@ -80,7 +80,7 @@ class LeaseKind(KindHandler[Any]):
     spec = KindSpec("blazar_lease", updatable={"walltime", "hosts"}, expires=True,
                     update_changes={"end_date", "expires_at"},
                     description="Blazar lease of bare-metal hosts")
-    import_format = "lease id"
+    import_format = "the Blazar lease id (a UUID, as `openstack reservation lease list` shows)"
 
     @property
     def leases(self) -> Any:

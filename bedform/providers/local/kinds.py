@@ -80,9 +80,9 @@ class LocalKind(KindHandler["LocalDriver"]):
         """What the snapshot shows of one record."""
         raise NotImplementedError
 
-    @property
-    def import_format(self) -> str:  # type: ignore[override]
-        return f"the object's fixed name on this machine (its {self.name_field})"
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.import_format = f"its fixed name on this machine: the {cls.name_field} the plan shows"
 
     def import_object(self, resource: Resource, remote_id: str) -> dict[str, Any]:
         """Local objects are named deterministically: `remote_id` must be the name the
