@@ -175,10 +175,9 @@ def test_import_help_lists_every_importable_kind() -> None:
     from click.testing import CliRunner
 
     from bedform.cli import main
+    from bedform.errors import ConfigError
     from bedform.providers import driver_class, known_types
     from bedform.providers.kinds import KindDriver, KindHandler
-
-    from bedform.errors import ConfigError
 
     importable = set()
     for type_name in known_types():
