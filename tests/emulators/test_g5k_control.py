@@ -46,7 +46,8 @@ def test_request_log(g5k_emulator, g5k_client):
     assert items[1]["query"] == {"state": "running"}
     assert items[0]["time"] == TEST_EPOCH
     assert control(g5k_emulator, "DELETE", "requests").status_code == 204
-    assert control(g5k_emulator, "GET", "requests").json() == {"total": 0, "items": []}
+    assert control(g5k_emulator, "GET", "requests").json() == {"total": 0, "items": [],
+                                                               "inflight": 0}
     assert g5k_emulator.requests() == []
 
 
