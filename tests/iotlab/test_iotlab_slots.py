@@ -77,9 +77,11 @@ def test_providers_reserve_g5k_and_iotlab_at_one_start(g5k_emulator_factory,  # 
     from bedform.api.providers import Providers
     from bedform.providers.g5k import G5kConf
 
-    # 60 virtual seconds per real second: a start a few minutes ahead comes in seconds
-    g5k = start_emulator(g5k_emulator_factory, tmp_path, monkeypatch, speed=60.0)
-    iot = iotlab_emulator_factory(epoch=None, speed=60.0, launch_seconds=0.0)
+    # 20 virtual seconds per real second: a start a few minutes ahead comes in seconds,
+    # and a loaded machine's delays (a few real seconds) do not make it pass before both
+    # submissions are in (the experiment's reservation would then be shifted to "now")
+    g5k = start_emulator(g5k_emulator_factory, tmp_path, monkeypatch, speed=20.0)
+    iot = iotlab_emulator_factory(epoch=None, speed=20.0, launch_seconds=0.0)
     rc = iot.write_rc(tmp_path / "iotlabrc", "alice")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("IOTLAB_PASSWORD_FILE", str(rc))
