@@ -58,7 +58,6 @@ class DistemDriver(G5kDriver):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self._cluster_nodes: dict[tuple[str, str], dict[str, Any]] = {}
         self.keyfile: str | None = None
 
     # -- configuration -------------------------------------------------------------------
@@ -80,15 +79,8 @@ class DistemDriver(G5kDriver):
             else:
                 counts.append(max(1, placement.node_count(
                     machine.number, machine.core, 0,
-                    self._last_node(machine.site, machine.cluster), machine.vcore_type)))
+                    self.last_node(machine.site, machine.cluster), machine.vcore_type)))
         return counts
-
-    def _last_node(self, site: str, cluster: str) -> dict[str, Any]:
-        key = (site, cluster)
-        if key not in self._cluster_nodes:
-            items = self.api.get(f"/sites/{site}/clusters/{cluster}/nodes")["items"]
-            self._cluster_nodes[key] = items[-1] if items else {}
-        return self._cluster_nodes[key]
 
     def g5k_conf(self, conf: DistemConf, counts: Sequence[int] | None = None) -> G5kConf:
         """The G5k configuration of the pnodes' job: a deploy job, a group per vnode

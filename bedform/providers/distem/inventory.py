@@ -14,7 +14,7 @@ from typing import Any
 
 from bedform.objects import Host, Networks, Roles
 from bedform.providers.distem.config import DistemConf
-from bedform.providers.g5k.objects import subnet22
+from bedform.providers.g5k.inventory import subnet_networks
 from bedform.state.model import Record, Status
 
 
@@ -35,7 +35,7 @@ def vnode_host(attributes: Mapping[str, Any], jump: Mapping[str, Any], keyfile: 
 def inventory(name: str, conf: DistemConf, records: Mapping[str, Record]
               ) -> tuple[Roles, Networks]:
     """Roles of the applied vnodes and the subnet of the applied job."""
-    roles, networks = Roles(), Networks()
+    roles = Roles()
     prefix = f"{name}.vnode["
     for address, record in sorted(records.items()):
         if record.kind != "distem_vnode" or record.status != Status.READY:
@@ -46,12 +46,4 @@ def inventory(name: str, conf: DistemConf, records: Mapping[str, Record]
         roles.add_one(vnode_host(record.attributes, record.inputs.get("jump") or {},
                                  record.inputs.get("key_path")),
                       list(conf.machines[group].roles))
-    for record in sorted(records.values(), key=lambda r: r.address):
-        if record.kind != "g5k_job" or record.status != Status.READY:
-            continue
-        info = record.attributes.get("site_info", {})
-        gateway = info.get("g5ksubnet", {}).get("gateway")
-        site = record.inputs["site"]
-        for cidr in record.attributes.get(f"subnets[subnet-{site}]", []):
-            networks.add_one(subnet22(cidr, gateway, info.get("dns")), list(conf.networks))
-    return roles, networks
+    return roles, subnet_networks(records, conf.networks)

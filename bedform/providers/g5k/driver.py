@@ -64,6 +64,7 @@ class G5kDriver(KindDriver):
         self._api: Api | None = None
         self._site_cache: dict[str, dict[str, Any]] = {}
         self._status_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._cluster_nodes: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -164,6 +165,15 @@ class G5kDriver(KindDriver):
             elif not deploy:
                 resources += root_access_resource(name, site, job, conf, self._username())
         return resources
+
+    def last_node(self, site: str, cluster: str) -> dict[str, Any]:
+        """The reference description of the cluster's last node (cached per driver): what
+        VM and container placement sizes a group's nodes from."""
+        key = (site, cluster)
+        if key not in self._cluster_nodes:
+            items = self.api.get(f"/sites/{site}/clusters/{cluster}/nodes")["items"]
+            self._cluster_nodes[key] = items[-1] if items else {}
+        return self._cluster_nodes[key]
 
     def site_info(self, site: str) -> dict[str, Any]:
         """kavlans, g5ksubnet and dns server of `site` (cached per driver)."""

@@ -103,3 +103,19 @@ def _network_objects(net: g5kconf.G5kNetworkConf, attributes: Mapping[str, Any],
         return out
     gateway = info.get("g5ksubnet", {}).get("gateway")
     return [subnet22(cidr, gateway, dns) for cidr in attributes.get(f"subnets[{net.id}]", [])]
+
+
+def subnet_networks(records: Mapping[str, Record], roles: list[str]) -> Networks:
+    """The /22 subnets the stack's ready jobs reserved (VMs and containers live there),
+    each under `roles`, with the site's gateway and DNS."""
+    networks = Networks()
+    for record in sorted(records.values(), key=lambda r: r.address):
+        if record.kind != "g5k_job" or record.status != Status.READY:
+            continue
+        info = record.attributes.get("site_info", {})
+        gateway = info.get("g5ksubnet", {}).get("gateway")
+        site = record.inputs["site"]
+        for cidr in record.attributes.get(f"subnets[subnet-{site}]", []):
+            networks.add_one(subnet22(cidr, gateway, info.get("dns")), list(roles))
+    return networks
+

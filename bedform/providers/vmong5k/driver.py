@@ -51,7 +51,6 @@ class VMonG5kDriver(G5kDriver):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self._cluster_nodes: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -74,15 +73,8 @@ class VMonG5kDriver(G5kDriver):
             else:
                 counts.append(placement.node_count(
                     machine.number, machine.core, machine.mem,
-                    self._last_node(machine.site, machine.cluster), machine.vcore_type))
+                    self.last_node(machine.site, machine.cluster), machine.vcore_type))
         return counts
-
-    def _last_node(self, site: str, cluster: str) -> dict[str, Any]:
-        key = (site, cluster)
-        if key not in self._cluster_nodes:
-            items = self.api.get(f"/sites/{site}/clusters/{cluster}/nodes")["items"]
-            self._cluster_nodes[key] = items[-1] if items else {}
-        return self._cluster_nodes[key]
 
     def g5k_conf(self, conf: VMonG5kConf, counts: Sequence[int] | None = None) -> G5kConf:
         """The G5k configuration of the VMs' job: a deploy job, a group per VM group,

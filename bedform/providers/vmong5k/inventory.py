@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bedform.objects import Host, Networks, Roles
-from bedform.providers.g5k.objects import subnet22
+from bedform.providers.g5k.inventory import subnet_networks
 from bedform.providers.vmong5k.config import VMonG5kConf
 from bedform.state.model import Record, Status
 
@@ -28,7 +28,7 @@ def vm_host(attributes: Mapping[str, Any], jump: Mapping[str, Any]) -> Host:
 def inventory(name: str, conf: VMonG5kConf, records: Mapping[str, Record], username: str
               ) -> tuple[Roles, Networks]:
     """Roles of the running VMs and the subnet networks of the applied jobs."""
-    roles, networks = Roles(), Networks()
+    roles = Roles()
     started: set[str] = set()
     for record in records.values():
         if record.kind == "vmong5k_domains" and record.status == Status.READY:
@@ -44,12 +44,4 @@ def inventory(name: str, conf: VMonG5kConf, records: Mapping[str, Record], usern
             continue
         roles.add_one(vm_host(record.attributes, record.inputs.get("jump") or {}),
                       list(conf.machines[group].roles))
-    for record in sorted(records.values(), key=lambda r: r.address):
-        if record.kind != "g5k_job" or record.status != Status.READY:
-            continue
-        info = record.attributes.get("site_info", {})
-        gateway = info.get("g5ksubnet", {}).get("gateway")
-        site = record.inputs["site"]
-        for cidr in record.attributes.get(f"subnets[subnet-{site}]", []):
-            networks.add_one(subnet22(cidr, gateway, info.get("dns")), list(conf.networks))
-    return roles, networks
+    return roles, subnet_networks(records, conf.networks)
