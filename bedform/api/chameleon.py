@@ -15,14 +15,13 @@ host allocations, `set_reservation` and `offset_walltime` move the lease, so
 
 from __future__ import annotations
 
-import copy
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from bedform.api.openstack import Openstack
-from bedform.api.provider import Provider
+from bedform.api.provider import ReservingProvider
 from bedform.errors import NegativeWalltime
-from bedform.providers.base import DriverContext, SlotCheck
+from bedform.providers.base import DriverContext
 from bedform.providers.chameleon.config import (
     ChameleonBaremetalConf,
     ChameleonKvmConf,
@@ -53,7 +52,7 @@ class ChameleonKVM(Openstack):
     provider_conf: ChameleonKvmConf
 
 
-class ChameleonBaremetal(Provider):
+class ChameleonBaremetal(ReservingProvider):
     """A Blazar lease of bare-metal hosts and servers on them, by plan/apply."""
 
     type_name: ClassVar[str] = "chameleonbaremetal"
@@ -76,35 +75,14 @@ class ChameleonBaremetal(Provider):
             raise NegativeWalltime("the walltime would be zero or negative")
         self.provider_conf.walltime = format_walltime(seconds)
 
-    def _driver(self) -> ChameleonBaremetalDriver:
+    def _new_slot_driver(self) -> ChameleonBaremetalDriver:
         """The driver slots are checked through (Blazar's allocations listed once per
-        provider instance)."""
-        driver = self.__dict__.get("_slot_driver")
-        if driver is None:
-            driver = ChameleonBaremetalDriver(DriverContext(
-                stack_name=self.stack_name, stack_id="", state_dir=self.state_dir))
-            driver.preflight(self.provider_conf)
-            self.__dict__["_slot_driver"] = driver
+        provider instance), with the configuration's credentials."""
+        driver = ChameleonBaremetalDriver(DriverContext(
+            stack_name=self.stack_name, stack_id="", state_dir=self.state_dir))
+        driver.preflight(self.provider_conf)
         return driver
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> ChameleonBaremetal:
-        clone = copy.copy(self)
-        clone.__dict__ = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
-                          if k != "_slot_driver"}
-        return clone
-
-    def forget_availability(self) -> None:
-        """Drop the cached allocations (after a refusal showed them stale)."""
-        self.__dict__.pop("_slot_driver", None)
-
-    def check_slot(self, start_time: int, end_time: int) -> SlotCheck:
-        """`test_slot` with the reason of a refusal and when enough hosts are free."""
-        return self._driver().test_slot(self.provider_conf, start_time, end_time)
-
-    def test_slot(self, start_time: int, end_time: int) -> bool:
-        """Whether enough hosts of each node type are free for the walltime from
-        `start_time` (Blazar's host allocations)."""
-        return bool(self.check_slot(start_time, end_time).ok)
 
 
 CKVM = ChameleonKVM

@@ -7,13 +7,12 @@ This facade drives the planner; the driver (providers/g5k/driver.py) never impor
 from __future__ import annotations
 
 import contextlib
-import copy
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from bedform.api.provider import Provider
+from bedform.api.provider import ReservingProvider
 from bedform.errors import (
     ApplyError,
     ApplyInterrupted,
@@ -24,7 +23,7 @@ from bedform.errors import (
 from bedform.objects import Host
 from bedform.planner.plan import Mode
 from bedform.planner.render import human_event
-from bedform.providers.base import SlotCheck
+from bedform.providers.base import DriverContext
 from bedform.providers.g5k.client import PARIS, Api, ApiError, epoch_to_paris, paris_to_epoch
 from bedform.providers.g5k.config import (
     G5kClusterConf,
@@ -41,7 +40,7 @@ __all__ = ["G5k", "G5kClusterConf", "G5kConf", "G5kNetworkConf", "G5kServersConf
            "firewall", "fw_create", "fw_delete"]
 
 
-class G5k(Provider):
+class G5k(ReservingProvider):
     """Grid'5000 jobs, deployments and vlans through plan/apply."""
 
     type_name: ClassVar[str] = "g5k"
@@ -59,38 +58,11 @@ class G5k(Provider):
             raise NegativeWalltime("the walltime would be zero or negative")
         self.provider_conf.walltime = format_walltime(seconds)
 
-    def _driver(self) -> G5kDriver:
-        """The driver this facade checks slots and submits through (cluster status is
-        fetched once per provider instance, as in EnOSlib)."""
-        driver = self.__dict__.get("_slot_driver")
-        if driver is None:
-            from bedform.providers.base import DriverContext
-
-            driver = self.driver_class(DriverContext(stack_name=self.stack_name,
-                                                     stack_id="", state_dir=self.state_dir))
-            self.__dict__["_slot_driver"] = driver
-        return driver
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> G5k:
-        clone = copy.copy(self)
-        clone.__dict__ = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
-                          if k != "_slot_driver"}
-        return clone
-
-    def forget_availability(self) -> None:
-        """Drop the cached cluster status (after a refusal showed it stale)."""
-        self.__dict__.pop("_slot_driver", None)
-
-    def check_slot(self, start_time: int, end_time: int) -> SlotCheck:
-        """`test_slot` with the reason of a refusal and a hint of when it could start."""
-        return self._driver().test_slot(self.provider_conf, start_time, end_time)
-
-    def test_slot(self, start_time: int, end_time: int) -> bool:
-        """Whether enough nodes of each cluster are free for the walltime from `start_time`.
-
-        One cluster status call per cluster (EnOSlib's model, §4.3); `end_time` is unused.
-        """
-        return bool(self.check_slot(start_time, end_time).ok)
+    def _new_slot_driver(self) -> G5kDriver:
+        """The driver slots are checked through (cluster status fetched once per provider
+        instance, as in EnOSlib)."""
+        return self.driver_class(DriverContext(stack_name=self.stack_name, stack_id="",
+                                               state_dir=self.state_dir))
 
     def async_init(self, force_deploy: bool = False, start_time: int | None = None,
                    **kwargs: Any) -> None:

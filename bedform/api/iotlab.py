@@ -14,18 +14,15 @@ sensors through their site frontend.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
-from bedform.api.provider import Provider, _instance_name
+from bedform.api.provider import ReservingProvider, _instance_name
 from bedform.errors import NegativeWalltime
-from bedform.providers.base import DriverContext, SlotCheck
 from bedform.providers.g5k.client import epoch_to_paris
 from bedform.providers.iotlab.config import IotlabConf, format_walltime, walltime_minutes
-from bedform.providers.iotlab.driver import IotlabDriver
 
 
-class Iotlab(Provider):
+class Iotlab(ReservingProvider):
     """An IoT-LAB experiment, its firmware and profiles, through plan/apply."""
 
     type_name: ClassVar[str] = "iotlab"
@@ -41,33 +38,6 @@ class Iotlab(Provider):
         if minutes <= 0:
             raise NegativeWalltime("the walltime would be less than a minute")
         self.provider_conf.walltime = format_walltime(minutes)
-
-    def _driver(self) -> IotlabDriver:
-        """The driver slots are checked through (nodes fetched once per instance)."""
-        driver = self.__dict__.get("_slot_driver")
-        if driver is None:
-            driver = IotlabDriver(DriverContext(stack_name=self.stack_name, stack_id="",
-                                                state_dir=self.state_dir))
-            self.__dict__["_slot_driver"] = driver
-        return driver
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Iotlab:
-        clone = copy.copy(self)
-        clone.__dict__ = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
-                          if k != "_slot_driver"}
-        return clone
-
-    def check_slot(self, start_time: int, end_time: int) -> SlotCheck:
-        """`test_slot` with the reason of a refusal and a hint of when it could start."""
-        return self._driver().test_slot(self.provider_conf, start_time, end_time)
-
-    def test_slot(self, start_time: int, end_time: int) -> bool:
-        """Whether enough boards are free for the walltime from `start_time`."""
-        return bool(self.check_slot(start_time, end_time).ok)
-
-    def forget_availability(self) -> None:
-        """Drop the cached boards and Gantt chart (after a refusal showed them stale)."""
-        self.__dict__.pop("_slot_driver", None)
 
     def async_init(self, force_deploy: bool = False, start_time: int | None = None,
                    **kwargs: Any) -> None:

@@ -12,19 +12,21 @@ planner; nothing below it imports it.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from bedform.objects import Networks, Roles
 from bedform.planner.engine import Engine, Session
 from bedform.planner.plan import Mode, Plan
 from bedform.planner.render import human_event, render_plan
 from bedform.providers import driver_class
+from bedform.providers.base import DriverContext, SlotCheck
 from bedform.stack import ProviderSection, Stack
 
 PROGRESS = logging.getLogger("bedform.progress")
@@ -206,4 +208,39 @@ class Provider:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.destroy()
+
+
+class ReservingProvider(Provider):
+    """A provider of a testbed with advance reservations: `test_slot`/`check_slot` ask
+    one driver kept per instance (its availability data fetched once, as EnOSlib does),
+    dropped by `forget_availability` and never deep-copied."""
+
+    def _driver(self) -> Any:
+        driver = self.__dict__.get("_slot_driver")
+        if driver is None:
+            driver = self._new_slot_driver()
+            self.__dict__["_slot_driver"] = driver
+        return driver
+
+    def _new_slot_driver(self) -> Any:
+        return driver_class(self.type_name)(DriverContext(
+            stack_name=self.stack_name, stack_id="", state_dir=self.state_dir))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        clone = copy.copy(self)
+        clone.__dict__ = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
+                          if k != "_slot_driver"}
+        return clone
+
+    def forget_availability(self) -> None:
+        """Drop the cached availability (after a refusal showed it stale)."""
+        self.__dict__.pop("_slot_driver", None)
+
+    def check_slot(self, start_time: int, end_time: int) -> SlotCheck:
+        """`test_slot` with the reason of a refusal and a hint of when it could start."""
+        return self._driver().test_slot(self.provider_conf, start_time, end_time)
+
+    def test_slot(self, start_time: int, end_time: int) -> bool:
+        """Whether the resources are free for the walltime from `start_time`."""
+        return bool(self.check_slot(start_time, end_time).ok)
 
