@@ -9,7 +9,7 @@
 
 Idempotent: what exists is kept. The password comes from OS_PASSWORD (the fixture's one).
 The seeds are the emulator's (bedform/emulators/openstack/seed.py) so that the same stacks
-and contract sequences run on both: images debian-12 and cirros-0.6.2, flavors m1.tiny,
+and contract sequences run on both: images debian-12, ubuntu-24.04 and cirros-0.6.2, flavors m1.tiny,
 m1.small (id = name) and m1.xlarge (id 5), the external network `public`.
 """
 
@@ -33,8 +33,9 @@ ENDPOINTS = {  # service name: (type, public URL)
 TEST_USER, TEST_PROJECT = "alice", "demo"
 FLAVORS = (("m1.tiny", "m1.tiny", 1, 512, 1), ("m1.small", "m1.small", 1, 2048, 20),
            ("5", "m1.xlarge", 8, 16384, 160))
-IMAGES = (("debian-12", "debian", "12", "debian", 2), ("cirros-0.6.2", "cirros", "0.6.2",
-                                                        "cirros", 1))
+IMAGES = (("debian-12", "debian", "12", "debian", 1),
+          ("ubuntu-24.04", "ubuntu", "24.04", "ubuntu", 3),   # too big for m1.tiny
+          ("cirros-0.6.2", "cirros", "0.6.2", "cirros", 1))
 #: Blazar's host: the fake compute node, with a Chameleon-like node type.
 BLAZAR_HOST, NODE_TYPE = "bedform-host", "compute_haswell"
 
