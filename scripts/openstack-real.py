@@ -9,8 +9,8 @@
 
 Idempotent: what exists is kept. The password comes from OS_PASSWORD (the fixture's one).
 The seeds are the emulator's (bedform/emulators/openstack/seed.py) so that the same stacks
-and contract sequences run on both: images debian-12, ubuntu-24.04 and cirros-0.6.2, flavors m1.tiny,
-m1.small (id = name) and m1.xlarge (id 5), the external network `public`.
+and contract sequences run on both: images debian-12, ubuntu-24.04 and cirros-0.6.2,
+flavors m1.tiny, m1.small (id = name) and m1.xlarge (id 5), the external network `public`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ IMAGES = (("debian-12", "debian", "12", "debian", 1),
 BLAZAR_HOST, NODE_TYPE = "bedform-host", "compute_haswell"
 
 
-def admin(password: str):  # noqa: ANN201 - openstack.connection.Connection
+def admin(password: str):
     import openstack
 
     return openstack.connect(auth_url=AUTH_URL, username="admin", password=password,

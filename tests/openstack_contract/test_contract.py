@@ -45,7 +45,7 @@ def unexplained(found: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("sequence", sorted(SEQUENCES))
-def test_emulator_answers_as_the_recorded_real_cloud(openstack_emulator_factory,  # noqa: F811
+def test_emulator_answers_as_the_recorded_real_cloud(openstack_emulator_factory,
                                                      sequence: str) -> None:
     real = json.loads(RECORDED.read_text())[sequence]
     found = differences(emulator_transcript(openstack_emulator_factory, sequence), real)
@@ -54,8 +54,8 @@ def test_emulator_answers_as_the_recorded_real_cloud(openstack_emulator_factory,
 
 @pytest.mark.openstack_real
 @pytest.mark.parametrize("sequence", sorted(SEQUENCES))
-def test_emulator_answers_as_the_real_cloud(openstack_emulator_factory,  # noqa: F811
-                                            openstack_real, sequence: str) -> None:  # noqa: F811
+def test_emulator_answers_as_the_real_cloud(openstack_emulator_factory,
+                                            openstack_real, sequence: str) -> None:
     auth = openstack_real.auth()
     real = SEQUENCES[sequence](Target(auth), f"ct{uuid.uuid4().hex[:6]}")
     if os.environ.get("BEDFORM_CONTRACT_RECORD"):
