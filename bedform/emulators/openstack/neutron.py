@@ -119,8 +119,9 @@ class Neutron:
             return True
         if name == "networks":
             return bool(resource["shared"] or resource["router:external"])
-        if name == "subnets":  # an external network's subnets are the admin's (Zed, measured)
-            return bool(self.cloud.networks[resource["network_id"]]["shared"])
+        if name == "subnets":
+            network = self.cloud.networks[resource["network_id"]]
+            return bool(network["shared"] or network["router:external"])
         return False
 
     def _get(self, caller: Caller, name: str, item_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ then the router. Reused by the Chameleon provider.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -112,5 +113,9 @@ class RouterKind(NeutronKind):
             return
         if subnet_id and _interface_ports(list(network.ports(device_id=router_id)),
                                           router_id, subnet_id):
-            network.remove_interface_from_router(router, subnet_id=subnet_id)
+            from openstack import exceptions
+
+            # a killed run's own removal may end between the listing and this call
+            with contextlib.suppress(exceptions.NotFoundException):
+                network.remove_interface_from_router(router, subnet_id=subnet_id)
         network.delete_router(router_id, ignore_missing=True)
