@@ -24,7 +24,7 @@ DEFAULT_FLAVORS: tuple[Flavor, ...] = (
 #: Public images; ``os_admin_user`` is the login the image's cloud-init creates.
 DEFAULT_IMAGES: tuple[Image, ...] = (
     Image(dashed_id("image", "debian-12"), "debian-12", "debian", "12", "debian",
-          size=398_458_880, min_disk=2),
+          size=398_458_880, min_disk=1),
     Image(dashed_id("image", "ubuntu-22.04"), "ubuntu-22.04", "ubuntu", "22.04", "ubuntu",
           size=671_350_784, min_disk=3),
     Image(dashed_id("image", "ubuntu-24.04"), "ubuntu-24.04", "ubuntu", "24.04", "ubuntu",

@@ -219,6 +219,10 @@ class Servers:
         if image is None:
             raise nova_error(400, f"Image {ref(spec.get('imageRef'))} could not be found.")
         flavor = find_flavor(self.cloud, ref(spec.get("flavorRef")), 400)
+        if flavor.disk and image.min_disk > flavor.disk:  # Nova's words (Zed, measured)
+            raise nova_error(400, "Flavor's disk is smaller than the minimum size specified "
+                                  f"in image metadata. Flavor disk is {flavor.disk << 30} "
+                                  f"bytes, minimum size is {image.min_disk << 30} bytes.")
         key_name = spec.get("key_name")
         if key_name is not None and (caller.user.id, key_name) not in self.cloud.keypairs:
             raise nova_error(400, "Invalid key_name provided.")

@@ -1,7 +1,7 @@
-"""The conformance harness of OpenStack, against the emulator over real HTTP: objects
-are listed through openstacksdk as the stack's user, mutating calls counted in the
-emulator's request log (Keystone's token requests left out), breakage made by deleting
-a server through the API."""
+"""The conformance harness of OpenStack, against the emulator over real HTTP (and the
+real fixture, `RealOpenstackHarness`): objects are listed through openstacksdk as the
+stack's user, mutating calls counted in the emulator's request log (Keystone's token
+requests left out), breakage made by deleting a server through the API."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bedform.conformance import (
 )
 from bedform.emulators.openstack import OpenstackEmulator
 from bedform.emulators.openstack.server import DEFAULT_CLOUD_NAME
+from tests.openstack_real.fixture import CLOUD, RealCloud
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFb3dF0kGq4o4m1pV1o8m8wqg3c8mZ0c3y4h7g8lq9tY cf@b"
 NEUTRON = {"network": "networks", "subnet": "subnets", "router": "routers",
@@ -120,3 +121,32 @@ class OpenstackHarness(Harness):
                 getattr(network, f"delete_{'security_group' if kind == 'secgroup' else kind}"
                         )(object_id)
         return left
+
+
+class RealOpenstackHarness(OpenstackHarness):
+    """The same stacks on the real fixture (scripts/openstack-real.sh) as its test user:
+    mutating calls counted in nova-api's and neutron-server's own request logs (only the
+    test user's, not the services' calls to each other). The fake virt driver has no
+    dataplane: `wait_ssh` stays off and nothing waits on port status."""
+
+    name = "openstack-real"
+    run_timeout = 240.0
+
+    def __init__(self, cloud: RealCloud, workdir: Path) -> None:
+        self.cloud = cloud
+        self.clouds = cloud.clouds
+        self.conn = cloud.connect()
+        self.user_id = self.conn.current_user_id
+        if self.conn.compute.find_keypair("cf") is None:
+            self.conn.compute.create_keypair(name="cf", public_key=KEY)
+
+    def stack_document(self, name: str, size: Size, changed: bool = False,
+                       slow: bool = False) -> dict[str, Any]:
+        """The emulator's stack on cloud `bedform-real` (a real cloud is slow enough)."""
+        document = super().stack_document(name, size, changed)
+        document["providers"]["os"]["cloud"] = CLOUD
+        return document
+
+    def mutations(self) -> int:
+        return sum(1 for r in self.cloud.requests(self.user_id)
+                   if r["method"] in ("POST", "PUT", "PATCH", "DELETE"))
