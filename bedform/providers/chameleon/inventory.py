@@ -46,13 +46,14 @@ def extra_ips(records: Mapping[str, Record]) -> list[str]:
 
 def inventory(conf: OpenstackConf, records: Mapping[str, Record]) -> tuple[Roles, Networks]:
     """OpenStack's roles; its networks as `ChameleonNetwork`s with the extra ports'
-    addresses."""
+    addresses (those in the network's cidr)."""
     roles, networks = openstack_inventory.inventory(conf, records)
     addresses = extra_ips(records)
     out = Networks()
     for role, members in networks.items():
         for network in members:
+            inside = [ip for ip in addresses if ipaddress.ip_address(ip) in network.network]
             out.add_one(ChameleonNetwork(
                 network.address, gateway=network.gateway, dns=network.dns,
-                ip_start=network.ip_start, ip_end=network.ip_end, extra_ips=addresses), [role])
+                ip_start=network.ip_start, ip_end=network.ip_end, extra_ips=inside), [role])
     return roles, out
