@@ -7,6 +7,7 @@ KVM: a gateway and a client on the stack's own network, the same way in."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +24,9 @@ from bedform.emulators.openstack.testing import (  # noqa: F401
 )
 from tests.chameleon.conftest import Stack, bare_metal
 from tests.openstack.conftest import connection, prepare
-from tests.openstack.test_openstack_box import pytestmark, server_namespaces, ssh
+from tests.openstack.test_openstack_box import server_namespaces, ssh
 
-__all__ = ["pytestmark"]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the box needs root")
 
 SPEED = 30.0
 """Virtual seconds per real second: a lease three minutes ahead starts in 6 s."""
