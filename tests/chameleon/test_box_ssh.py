@@ -105,8 +105,8 @@ def test_kvm_gateway_and_client_reachable_over_ssh(site: OpenstackEmulator,
     stack = Stack(tmp_path / "s", name="kvm").write(ckvm={
         "type": "chameleonkvm", "cloud": DEFAULT_CLOUD_NAME, "key_name": "boxkey",
         "resources": {"machines": [
-            {"roles": ["server"], "flavour": "m1.small", "number": 1},
-            {"roles": ["client"], "flavour": "m1.tiny", "number": 1}],
+            {"roles": ["server"], "flavour": "m1.medium", "number": 1},
+            {"roles": ["client"], "flavour": "m1.small", "number": 1}],  # CC images: 10 GB
             "networks": ["lan"]}})
     stack.apply()
     document = reach_every_host(stack, tmp_path, "cc")
