@@ -97,6 +97,13 @@ class Harness:
         """What `stack_document(..., changed=True)` changes and what it must touch."""
         raise NotImplementedError
 
+    def growth_updates(self) -> frozenset[str]:
+        """The addresses that growing the stack updates in place (a lease resized to
+        hold the new members...): the growth test expects each planned as an `update`
+        that keeps its remote object, and every other change a create. Default: none,
+        growing only creates."""
+        return frozenset()
+
     def adoptable(self) -> str:
         """The address of an object the provider finds again by its identity alone: the
         suite leaves only a `pending_create` record of it (as a run killed right after

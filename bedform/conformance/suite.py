@@ -159,17 +159,25 @@ def test_3_only_what_changed_is_redeployed(conformance_harness: Harness,
 def test_4_growing_keeps_the_mapping(conformance_harness: Harness,
                                      conformance_stack: NewStack) -> None:
     """Growing a group only adds members: existing hosts keep their names, addresses
-    and roles, and no object is recreated."""
+    and roles, and no object is recreated; the harness's `growth_updates` (a lease
+    resized for the new members) are updated in place, keeping their remote objects."""
+    updates = conformance_harness.growth_updates()
     stack = conformance_stack().write("small")
     stack.apply()
     hosts, roles = stack.inventory()
     before = stack.incarnations()
+    assert updates <= set(before), f"growth_updates {sorted(updates - set(before))} " \
+                                   "are not objects of the small stack"
     stack.write("grown")
     planned = changed_addresses(stack.plan())
     assert planned, "growing the stack planned nothing"
-    assert {item["action"] for item in planned.values()} == {"create"}, planned
+    assert {a: planned[a]["action"] for a in planned if a not in updates} == \
+        {a: "create" for a in planned if a not in updates}, planned
+    assert {a: (planned.get(a) or {}).get("action") for a in updates} == \
+        {a: "update" for a in updates}, planned
+    assert all(planned[a]["reason"] == "inputs changed" for a in updates), planned
     result = stack.apply()
-    assert " 0 changed, 0 destroyed." in result.output, str(result)
+    assert f" {len(updates)} changed, 0 destroyed." in result.output, str(result)
     grown_hosts, grown_roles = stack.inventory()
     assert {alias: grown_hosts.get(alias) for alias in hosts} == hosts
     assert len(grown_hosts) > len(hosts), grown_hosts

@@ -59,3 +59,20 @@ def mutations(emulator: OpenstackEmulator) -> list[tuple[str, str]]:
     """Mutating API calls logged so far (Keystone's token requests left out)."""
     return [(r["method"], r["path"]) for r in emulator.requests()
             if r["method"] in MUTATING and not r["path"].startswith("/v3/")]
+
+
+def blazar() -> Any:
+    """A python-blazarclient client as the stacks' user (the clouds.yaml of `prepare`)."""
+    import openstack
+    from blazarclient import client
+
+    conn = openstack.connect(cloud=DEFAULT_CLOUD_NAME)
+    return client.Client(1, session=conn.session, service_type="reservation",
+                         region_name=conn.config.region_name)
+
+
+def held_hosts(client: Any) -> list[str]:
+    """Hosts some reservation holds, from Blazar's allocations (`GET /os-hosts/allocations`)."""
+    return sorted(str(a["resource_id"]) for a in client.allocation.list("os-hosts")
+                  if a.get("reservations"))
+

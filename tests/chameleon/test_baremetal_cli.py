@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import openstack
 
 from bedform.emulators.openstack.server import DEFAULT_CLOUD_NAME
-from tests.chameleon.conftest import Stack, bare_metal, mutations
+from tests.chameleon.conftest import Stack, bare_metal, blazar, held_hosts, mutations
 
 TWO_TYPES = [("server", "compute_skylake", 1), ("client", "compute_haswell", 2)]
 
@@ -36,6 +36,9 @@ def test_two_node_types_lifecycle(site, tmp_path):
     gateway = {h["extra"]["gateway"] for h in outputs["hosts"].values()}
     assert len(gateway) == 1 and gateway.pop().startswith("172.24.4.")
     assert all(h["address"].startswith("10.140.8") for h in outputs["hosts"].values())
+    [port] = [p for p in conn.network.ports() if p.name == "exp-port-0"]
+    assert [n["extra_ips"] for n in outputs["networks"]["lan"]] == [
+        [port.fixed_ips[0]["ip_address"]]]
 
     site.clear_requests()
     again = stack.apply()
@@ -50,11 +53,13 @@ def test_two_node_types_lifecycle(site, tmp_path):
         assert f'+ os_server "cbm.server[{server}]"' in plan.output
     stack.apply()
     assert stack.run("plan", "--detailed-exitcode").exit_code == 0
-    assert [site.app.blazar.status(x) for x in site.app.blazar.leases.values()] == ["ACTIVE"]
+    client = blazar()
+    assert [lease["status"] for lease in client.lease.list()] == ["ACTIVE"]
 
+    assert held_hosts(client) != []
     destroy = stack.run("destroy", "--auto-approve")
     assert destroy.exit_code == 0, destroy.output
-    assert site.app.blazar.leases == {}
+    assert client.lease.list() == [] and held_hosts(client) == []
     assert list(conn.compute.servers()) == []
     assert list(conn.network.ips()) == []
     assert [p for p in conn.network.ports() if p.name.startswith("exp-")] == []

@@ -9,7 +9,8 @@ Resources of a provider instance `cbm`:
   `reservation` = the lease's reservation of the group's node type (so a re-created
   lease re-creates its servers);
 - `cbm.floating_ip` on the first server (`gateway: true`), `cbm.port[<n>]` (`os_port`,
-  `extra_ips`), `cbm.ssh_ready` with `wait_ssh: true`.
+  `extra_ips`: their addresses are the networks' `extra_ips` in the inventory),
+  `cbm.ssh_ready` with `wait_ssh: true`.
 
 It reserves in advance: `test_slot` reads Blazar's hosts and allocations (one listing
 each per run), `with_reservation` sets the lease start and walltime of a common start,
@@ -30,6 +31,7 @@ from bedform.errors import NegativeWalltime
 from bedform.objects import Networks, Roles
 from bedform.providers.base import Capabilities, Ref, Resource, SlotCheck
 from bedform.providers.chameleon import blazar as blazar_api
+from bedform.providers.chameleon import inventory
 from bedform.providers.chameleon.availability import Availability
 from bedform.providers.chameleon.config import (
     BAREMETAL_FLAVOR,
@@ -43,7 +45,6 @@ from bedform.providers.chameleon.leases import LeaseKind, reservation_key
 from bedform.providers.chameleon.listing import ChameleonListing
 from bedform.providers.chameleon.ports import PortKind
 from bedform.providers.kinds import KindHandler
-from bedform.providers.openstack import inventory
 from bedform.providers.openstack.config import OpenstackConf
 from bedform.providers.openstack.driver import OpenstackDriver
 from bedform.providers.openstack.floating_ips import FloatingIpKind

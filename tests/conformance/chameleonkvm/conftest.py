@@ -13,7 +13,8 @@ from tests.conformance.openstack.harness import OpenstackHarness, Size
 
 class ChameleonKvmHarness(OpenstackHarness):
     """The OpenStack harness with `type: chameleonkvm` and its defaults (image
-    CC-Ubuntu18.04, user cc); the change is the clients' image (CC-Ubuntu22.04)."""
+    CC-Ubuntu18.04, user cc) on flavour m1.small (the CC images' minimum disk is 10 GB);
+    the change is the clients' image (CC-Ubuntu22.04)."""
 
     name = "chameleonkvm"
 
@@ -24,6 +25,8 @@ class ChameleonKvmHarness(OpenstackHarness):
         section["type"] = "chameleonkvm"
         for key in ("image", "user"):
             section.pop(key)
+        for machine in section["resources"]["machines"]:  # CC images need a 10 GB disk
+            machine["flavour"] = "m1.small"
         clients = section["resources"]["machines"][1]
         clients.pop("image")
         if changed:
