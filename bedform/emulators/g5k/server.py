@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, TextIO
 
-from ..common import EmulatorServer, Request, Response, VirtualClock
+from ..common import VirtualClock
+from ..handle import EmulatorHandle
 from .api import G5kApp
 from .box import Box, box_control
 from .reference import ReferenceData
@@ -31,7 +32,7 @@ def packaged_reference() -> ReferenceData:
     return ReferenceData.load()
 
 
-class G5kEmulator:
+class G5kEmulator(EmulatorHandle):
     """A Grid'5000 REST API emulator on a free loopback port.
 
     >>> with G5kEmulator(users={"alice": "pw"}, speed=0) as emu:
@@ -51,6 +52,9 @@ class G5kEmulator:
     start with the same id purges what a killed one left), ``authorized_keys`` are
     public keys every user accepts besides the key pair the box writes for each.
     """
+
+    app: G5kApp
+    box: Box | None
 
     def __init__(
         self,
@@ -92,57 +96,9 @@ class G5kEmulator:
             self.box = Box(self.testbed, [*self.users, *self.admins], box_id=box_id,
                            authorized_keys=list(authorized_keys))
             self.app.controls["box"] = functools.partial(box_control, self.box)
-        self._server = EmulatorServer(self._serve, "127.0.0.1", port)
-
-    def _serve(self, request: Request) -> Response:
-        """Answer, then (box) make the hosts match what the answer says."""
-        response = self.app(request)
-        if self.box is not None:
-            self.box.reconcile()
-        return response
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> G5kEmulator:
-        """Start serving (idempotent); returns self."""
-        if not self._server.running:
-            if self.box is not None:
-                self.box.start()
-            try:
-                self._server.start()
-            except BaseException:
-                if self.box is not None:
-                    self.box.stop()
-                raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port, tear the box down (idempotent)."""
-        self._server.stop()
-        if self.box is not None:
-            self.box.stop()
-
-    def __enter__(self) -> G5kEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._listen(port)
 
     # ----------------------------------------------------------- addresses
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started)."""
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the control endpoints live under ``/_emulator``)."""
-        return self._server.base_url
-
     @property
     def url(self) -> str:
         """The API root to give python-grid5000 as ``uri``: ``http://127.0.0.1:PORT/stable``."""
@@ -178,26 +134,6 @@ class G5kEmulator:
         return path
 
     # ------------------------------------------------------ test helpers
-    def now(self) -> float:
-        """Current virtual time (epoch seconds)."""
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        """Move the virtual clock forward; transitions happen on the next access."""
-        return self.clock.advance(seconds)
-
-    def requests(self) -> list[dict[str, Any]]:
-        """API requests answered so far (method, path, query, status, time, duration_ms)."""
-        return self.app.log.items()
-
-    def clear_requests(self) -> None:
-        """Forget the request log."""
-        self.app.log.clear()
-
-    def add_fault(self, **spec: Any) -> dict[str, Any]:
-        """Same as ``POST /_emulator/faults`` with ``spec`` as the body."""
-        return self.app.add_fault(spec)
-
     def set_node_state(self, nodes: Iterable[str], hard: str = "dead") -> list[str]:
         """Same as ``POST /_emulator/nodes``."""
         return self.testbed.set_hard_state(list(nodes), hard)

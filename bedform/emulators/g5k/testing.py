@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from ..fixtures import started_boxes, started_emulators
 from .server import G5kEmulator
 
 #: 2026-04-01 12:00:00 Europe/Paris.
@@ -34,21 +35,8 @@ TEST_USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 @pytest.fixture
 def g5k_emulator_factory() -> Iterator[Callable[..., G5kEmulator]]:
     """A function that starts emulators (keyword arguments of :class:`G5kEmulator`)."""
-    started: list[G5kEmulator] = []
-
-    def make(**kwargs: Any) -> G5kEmulator:
-        kwargs.setdefault("users", TEST_USERS)
-        kwargs.setdefault("speed", 0.0)
-        kwargs.setdefault("epoch", TEST_EPOCH)
-        emulator = G5kEmulator(**kwargs)
-        started.append(emulator)
-        return emulator.start()
-
-    try:
-        yield make
-    finally:
-        for emulator in started:
-            emulator.stop()
+    yield from started_emulators(G5kEmulator, {"users": TEST_USERS, "speed": 0.0,
+                                               "epoch": TEST_EPOCH})
 
 
 @pytest.fixture
@@ -61,28 +49,9 @@ def g5k_box_factory(
     failed, and fails if anything was left."""
     from .box import purge
 
-    started: list[G5kEmulator] = []
-
-    def make(**kwargs: Any) -> G5kEmulator:
-        kwargs.setdefault("speed", 1.0)
-        kwargs.setdefault("epoch", None)
-        kwargs.setdefault("launch_seconds", 0.0)
-        kwargs.setdefault("deploy_seconds", 1.0)
-        emulator = G5kEmulator(**{"users": TEST_USERS, **kwargs, "box": True})
-        started.append(emulator)
-        return emulator.start()
-
-    try:
-        yield make
-    finally:
-        leaks = {}
-        for emulator in started:
-            emulator.stop()
-            assert emulator.box is not None
-            left = purge(emulator.box.box_id)
-            if any(left.values()):
-                leaks[emulator.box.box_id] = left
-        assert not leaks, f"boxes left {leaks}"
+    yield from started_boxes(G5kEmulator, purge, {
+        "users": TEST_USERS, "speed": 1.0, "epoch": None, "launch_seconds": 0.0,
+        "deploy_seconds": 1.0})
 
 
 @contextlib.contextmanager

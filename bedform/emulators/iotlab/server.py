@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, TextIO
 
-from ..common import EmulatorServer, Request, Response, VirtualClock, json_response
+from ..common import Request, Response, VirtualClock, json_response
 from ..g5k.server import _parse_users
+from ..handle import EmulatorHandle
 from .api import IotlabApp
 from .box import IotlabBox
 from .inventory import Inventory
@@ -24,7 +25,7 @@ DEFAULT_USERS: dict[str, str] = {"alice": "alice"}
 DEFAULT_RC_PATH = Path(".bedform") / "iotlabrc"
 
 
-class IotlabEmulator:
+class IotlabEmulator(EmulatorHandle):
     """A FIT IoT-LAB REST API emulator on a free loopback port.
 
     >>> with IotlabEmulator(users={"alice": "pw"}, speed=0) as emu:
@@ -47,6 +48,9 @@ class IotlabEmulator:
     the key pair the box writes for each, ``box_sites`` limits the box to some sites.
     ``GET /_emulator/box`` shows it.
     """
+
+    app: IotlabApp
+    box: IotlabBox | None
 
     def __init__(
         self,
@@ -75,59 +79,15 @@ class IotlabEmulator:
         if box:
             self.box = IotlabBox(self.testbed, self.users, box_id=box_id,
                                  authorized_keys=list(authorized_keys), sites=box_sites)
-        self._server = EmulatorServer(self._serve, "127.0.0.1", port)
+        self._listen(port)
 
     def _serve(self, request: Request) -> Response:
-        """Answer, then (box) make the hosts match what the answer says."""
+        """``GET /_emulator/box`` shows the box; anything else is answered as usual."""
         if self.box is not None and request.path == "/_emulator/box":
             return json_response(self.box.view())
-        response = self.app(request)
-        if self.box is not None:
-            self.box.reconcile()
-        return response
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> IotlabEmulator:
-        """Start serving (idempotent), building the box first; returns self."""
-        if not self._server.running:
-            if self.box is not None:
-                self.box.start()
-            try:
-                self._server.start()
-            except BaseException:
-                if self.box is not None:
-                    self.box.stop()
-                raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port, tear the box down (idempotent)."""
-        self._server.stop()
-        if self.box is not None:
-            self.box.stop()
-
-    def __enter__(self) -> IotlabEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return super()._serve(request)
 
     # ----------------------------------------------------------- addresses
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started)."""
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the control endpoints live under ``/_emulator``)."""
-        return self._server.base_url
-
     @property
     def url(self) -> str:
         """The API base URL for iotlabcli (``IOTLAB_API_URL``), ending with ``/``."""
@@ -160,26 +120,6 @@ class IotlabEmulator:
         return {"IOTLAB_API_URL": self.url, "IOTLAB_PASSWORD_FILE": str(Path(rc_path).resolve())}
 
     # ------------------------------------------------------ test helpers
-    def now(self) -> float:
-        """Current virtual time (epoch seconds)."""
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        """Move the virtual clock forward; transitions happen on the next access."""
-        return self.clock.advance(seconds)
-
-    def requests(self) -> list[dict[str, Any]]:
-        """API requests answered so far (method, path, query, status, time, duration_ms)."""
-        return self.app.log.items()
-
-    def clear_requests(self) -> None:
-        """Forget the request log."""
-        self.app.log.clear()
-
-    def add_fault(self, **spec: Any) -> dict[str, Any]:
-        """Same as ``POST /_emulator/faults`` with ``spec`` as the body."""
-        return self.app.add_fault(spec)
-
     def set_board_state(self, nodes: Iterable[str], state: str = "Dead") -> list[str]:
         """Same as ``POST /_emulator/boards``: ``Alive``, ``Absent``, ``Suspected``, ``Dead``."""
         return self.testbed.set_health(list(nodes), state)

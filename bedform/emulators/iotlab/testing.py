@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from ..fixtures import started_boxes, started_emulators
 from .server import IotlabEmulator
 
 #: 2026-04-01 12:00:00 Europe/Paris.
@@ -35,22 +36,8 @@ TEST_USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 @pytest.fixture
 def iotlab_emulator_factory() -> Iterator[Callable[..., IotlabEmulator]]:
     """A function that starts emulators (keyword arguments of :class:`IotlabEmulator`)."""
-    started: list[IotlabEmulator] = []
-
-    def make(**kwargs: Any) -> IotlabEmulator:
-        kwargs.setdefault("users", TEST_USERS)
-        kwargs.setdefault("speed", 0.0)
-        kwargs.setdefault("epoch", TEST_EPOCH)
-        kwargs.setdefault("launch_seconds", 0.0)
-        emulator = IotlabEmulator(**kwargs)
-        started.append(emulator)
-        return emulator.start()
-
-    try:
-        yield make
-    finally:
-        for emulator in started:
-            emulator.stop()
+    yield from started_emulators(IotlabEmulator, {
+        "users": TEST_USERS, "speed": 0.0, "epoch": TEST_EPOCH, "launch_seconds": 0.0})
 
 
 @pytest.fixture
@@ -63,26 +50,7 @@ def iotlab_box_factory(
     box by its id, even when the test failed, and fails if anything was left."""
     from .box import purge
 
-    started: list[IotlabEmulator] = []
-
-    def make(**kwargs: Any) -> IotlabEmulator:
-        kwargs.setdefault("speed", 1.0)
-        kwargs.setdefault("epoch", None)
-        emulator = iotlab_emulator_factory(**kwargs, box=True)
-        started.append(emulator)
-        return emulator
-
-    try:
-        yield make
-    finally:
-        leaks = {}
-        for emulator in started:
-            emulator.stop()
-            assert emulator.box is not None
-            left = purge(emulator.box.box_id)
-            if any(left.values()):
-                leaks[emulator.box.box_id] = left
-        assert not leaks, f"boxes left {leaks}"
+    yield from started_boxes(iotlab_emulator_factory, purge, {"speed": 1.0, "epoch": None})
 
 
 @pytest.fixture

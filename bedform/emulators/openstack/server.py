@@ -11,12 +11,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, TextIO
 
 import yaml
 
-from ..common import EmulatorServer, Request, Response, VirtualClock
+from ..common import VirtualClock
+from ..handle import EmulatorHandle
 from .app import OpenstackApp
 from .box import OpenstackBox, box_control, external_cidr
 from .cloud import Cloud
@@ -37,7 +38,7 @@ def _write_private(path: Path, text: str) -> Path:
     return path
 
 
-class OpenstackEmulator:
+class OpenstackEmulator(EmulatorHandle):
     """Keystone, Nova, Neutron and Glance emulated on a free loopback port.
 
     >>> with OpenstackEmulator(speed=0) as emu:
@@ -59,6 +60,9 @@ class OpenstackEmulator:
     subnet's gateway address; ``box_id`` names the box (a later start with the same id
     purges what a killed one left).
     """
+
+    app: OpenstackApp
+    box: OpenstackBox | None
 
     def __init__(
         self,
@@ -89,57 +93,9 @@ class OpenstackEmulator:
         if box:
             self.box = OpenstackBox(self.cloud, self.app.nova.servers.sync, box_id=box_id)
             self.app.controls["box"] = functools.partial(box_control, self.box)
-        self._server = EmulatorServer(self._serve, "127.0.0.1", port, clock=self.clock)
-
-    def _serve(self, request: Request) -> Response:
-        """Answer, then (box) make the hosts match what the answer says."""
-        response = self.app(request)
-        if self.box is not None:
-            self.box.reconcile()
-        return response
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> OpenstackEmulator:
-        """Start serving (idempotent); returns self."""
-        if not self._server.running:
-            if self.box is not None:
-                self.box.start()
-            try:
-                self._server.start()
-            except BaseException:
-                if self.box is not None:
-                    self.box.stop()
-                raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port, tear the box down (idempotent)."""
-        self._server.stop()
-        if self.box is not None:
-            self.box.stop()
-
-    def __enter__(self) -> OpenstackEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._listen(port)
 
     # ----------------------------------------------------------- addresses
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started)."""
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (control endpoints under ``/_emulator``)."""
-        return self._server.base_url
-
     @property
     def auth_url(self) -> str:
         """Keystone's versioned URL, ``http://127.0.0.1:PORT/v3``."""
@@ -204,26 +160,6 @@ class OpenstackEmulator:
         return _write_private(Path(path), self.openrc(user, project))
 
     # ------------------------------------------------------ test helpers
-    def now(self) -> float:
-        """Current virtual time (epoch seconds)."""
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        """Move the virtual clock forward; transitions happen on the next access."""
-        return self.clock.advance(seconds)
-
-    def requests(self) -> list[dict[str, Any]]:
-        """API requests answered so far (method, path, query, status, time, duration_ms)."""
-        return self.app.log.items()
-
-    def clear_requests(self) -> None:
-        """Forget the request log."""
-        self.app.log.clear()
-
-    def add_fault(self, **spec: Any) -> dict[str, Any]:
-        """Same as ``POST /_emulator/faults`` with ``spec`` as the body."""
-        return self.app.add_fault(spec)
-
     def set_quotas(self, project: str | None = None, **limits: int) -> dict[str, Any]:
         """Same as ``POST /_emulator/quotas``: change limits (of every project by default)."""
         body: dict[str, Any] = dict(limits)

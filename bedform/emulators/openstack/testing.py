@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from ..fixtures import started_boxes, started_emulators
 from .server import DEFAULT_CLOUD_NAME, OpenstackEmulator
 
 TEST_USERS = {"alice": "alice-pw", "bob": "bob-pw"}
@@ -33,21 +34,8 @@ TEST_PROJECTS = ("demo", "other")
 @pytest.fixture
 def openstack_emulator_factory() -> Iterator[Callable[..., OpenstackEmulator]]:
     """A function that starts emulators (keyword arguments of :class:`OpenstackEmulator`)."""
-    started: list[OpenstackEmulator] = []
-
-    def make(**kwargs: Any) -> OpenstackEmulator:
-        kwargs.setdefault("users", TEST_USERS)
-        kwargs.setdefault("projects", TEST_PROJECTS)
-        kwargs.setdefault("speed", 0.0)
-        emulator = OpenstackEmulator(**kwargs)
-        started.append(emulator)
-        return emulator.start()
-
-    try:
-        yield make
-    finally:
-        for emulator in started:
-            emulator.stop()
+    yield from started_emulators(OpenstackEmulator, {
+        "users": TEST_USERS, "projects": TEST_PROJECTS, "speed": 0.0})
 
 
 @pytest.fixture
@@ -60,26 +48,8 @@ def openstack_box_factory(
     test failed, and fails if anything was left."""
     from .box import purge
 
-    started: list[OpenstackEmulator] = []
-
-    def make(**kwargs: Any) -> OpenstackEmulator:
-        kwargs.setdefault("speed", 1.0)
-        kwargs.setdefault("build_seconds", 0.0)
-        emulator = openstack_emulator_factory(**kwargs, box=True)
-        started.append(emulator)
-        return emulator
-
-    try:
-        yield make
-    finally:
-        leaks = {}
-        for emulator in started:
-            emulator.stop()
-            assert emulator.box is not None
-            left = purge(emulator.box.box_id)
-            if any(left.values()):
-                leaks[emulator.box.box_id] = left
-        assert not leaks, f"boxes left {leaks}"
+    yield from started_boxes(openstack_emulator_factory, purge,
+                             {"speed": 1.0, "build_seconds": 0.0})
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from typing import Any
 from bedform.errors import EnosError, ProviderError
 from bedform.providers.g5k.availability import node_availability
 from bedform.providers.g5k.checks import check_oar_request
-from bedform.providers.g5k.client import Api, ApiError
+from bedform.providers.g5k.client import Api, ApiError, config_path
 from bedform.providers.g5k.deployments import DEPLOY_WAIT
 from bedform.providers.g5k.jobs import QUEUE_WAIT, QUEUED, find_jobs
 from bedform.providers.lifecycle import BlockingContext, Wait, poll
@@ -55,17 +55,25 @@ __all__ = [
 
 _lock = threading.RLock()
 _default_api: Api | None = None
+_default_config: tuple[str, float] | None = None  # the file it was made from, its mtime
 _sites: dict[str, list[str]] = {}                 # endpoint → site uids
 _clusters: dict[str, dict[str, list[str]]] = {}   # endpoint → site → cluster uids
 
 
 def _api(api: Api | None) -> Api:
-    global _default_api
+    """`api`, else the default client, made again when the credentials file it came
+    from is another one (BEDFORM_G5K_CONFIG changed) or has changed."""
+    global _default_api, _default_config
     if api is not None:
         return api
+    path = config_path()
+    try:
+        source = (str(path), path.stat().st_mtime)
+    except OSError:
+        source = (str(path), 0.0)
     with _lock:
-        if _default_api is None:
-            _default_api = Api()
+        if _default_api is None or _default_config != source:
+            _default_api, _default_config = Api(), source
         return _default_api
 
 

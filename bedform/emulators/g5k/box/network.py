@@ -8,6 +8,7 @@ only, and the access frontend reaches every node (it sits on every bridge).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 from pathlib import Path
@@ -66,8 +67,13 @@ def create_nics(plan: BoxPlan, node: NodePlan, netns: str) -> None:
     earlier incarnation of the node are deleted first, so the names are free."""
     _, nets, _ = netlink.observe([plan.box_netns])
     present = nets.get(plan.box_netns)
-    box = [f"link del {nic.veth}" for nic in node.nics
-           if present is not None and present.by_name(nic.veth) is not None]
+    for nic in node.nics:
+        if present is not None and present.by_name(nic.veth) is not None:
+            # the namespace's deletion may take it between the listing and this call
+            with contextlib.suppress(machines.MachineError):
+                machines.ip_batch([f"link del {nic.veth}"], netns=plan.box_netns,
+                                  what=f"removing {nic.veth} of an earlier {node.fqdn}")
+    box: list[str] = []
     for nic in node.nics:
         box += [f"link add {nic.veth} type veth peer name {nic.name} address {nic.mac} "
                 f"netns {netns}", f"link set {nic.veth} up"]
