@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +133,18 @@ class LocalStack:
         return cleanup.leftovers(self.stack_id)
 
     def assert_matches_state(self, context: str = "") -> None:
-        """Namespaces, links and processes of the stack id are exactly those of its state."""
+        """Namespaces, links and processes of the stack id are exactly those of its state
+        (an SSH session's sshd child, just closed, is given up to 3 s to exit)."""
         resources = self.state().resources.values()
+        sshds = sorted(r.attributes["pid"] for r in resources if r.kind == "local_sshd")
         found = self.leftovers()
+        deadline = time.monotonic() + 3
+        while sorted(found["processes"]) != sshds and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = self.leftovers()
         namespaces = sorted(r.inputs["netns"] for r in resources if r.kind == "local_host")
         links = sorted(r.inputs["ifname"] for r in resources
                        if r.kind in ("local_bridge", "local_veth"))
-        sshds = sorted(r.attributes["pid"] for r in resources if r.kind == "local_sshd")
         assert found["namespaces"] == namespaces, f"{context}: {found}"
         assert len(found["uts"]) == len(namespaces), f"{context}: {found}"
         assert found["links"] == links, f"{context}: {found}"
