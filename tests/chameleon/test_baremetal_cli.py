@@ -138,3 +138,28 @@ def test_a_bare_metal_server_needs_an_active_reservation(site):
     server = conn.compute.get_server(server.id)
     assert server.status == "ERROR"
     assert "No valid host was found" in server.fault["message"]
+
+
+def test_an_update_answers_updating_then_the_lease_settles(site, tmp_path):
+    # as the real Blazar 10 answers (tests/openstack_real/test_blazar_real.py)
+    client = blazar()
+    now = datetime.fromtimestamp(site.now(), UTC)
+    lease = client.lease.create("direct", "now", f"{now.year + 1}-01-01 00:00", [
+        {"resource_type": "physical:host", "min": 1, "max": 1, "hypervisor_properties": "",
+         "resource_properties": '["=", "$node_type", "compute_haswell"]'}], [])
+    assert client.lease.get(lease["id"])["status"] == "ACTIVE"
+    answer = client.lease.update(lease["id"], end_date=f"{now.year + 2}-01-01 00:00")
+    assert answer["status"] == "UPDATING"
+    assert answer["end_date"].startswith(f"{now.year + 2}-01-01T00:00")
+    assert client.lease.get(lease["id"])["status"] == "ACTIVE"
+    client.lease.delete(lease["id"])
+
+    # the lease kind records the lease as it settled, not the PUT's answer
+    stack = Stack(tmp_path / "s").write(cbm=bare_metal([("server", "compute_haswell", 1)]))
+    stack.apply()
+    stack.write(cbm=bare_metal([("server", "compute_haswell", 1)], walltime="03:00:00"))
+    stack.apply()
+    state = json.loads((stack.file.parent / ".bedform" / "state.json").read_text())
+    assert state["resources"]["cbm.lease"]["attributes"]["status"] == "ACTIVE"
+    assert stack.run("plan", "--detailed-exitcode").exit_code == 0
+    assert stack.run("destroy", "--auto-approve").exit_code == 0
