@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import openstack
+import pytest
+from blazarclient.exception import BlazarClientException
 
 from bedform.emulators.openstack.server import DEFAULT_CLOUD_NAME
 from tests.chameleon.conftest import Stack, bare_metal, blazar, held_hosts, mutations
@@ -140,7 +142,7 @@ def test_a_bare_metal_server_needs_an_active_reservation(site):
     assert "No valid host was found" in server.fault["message"]
 
 
-def test_an_update_answers_updating_then_the_lease_settles(site, tmp_path):
+def test_update_answers_updating_then_settles_gone_is_404(site, tmp_path):
     # as the real Blazar 10 answers (tests/openstack_real/test_blazar_real.py)
     client = blazar()
     now = datetime.fromtimestamp(site.now(), UTC)
@@ -153,6 +155,10 @@ def test_an_update_answers_updating_then_the_lease_settles(site, tmp_path):
     assert answer["end_date"].startswith(f"{now.year + 2}-01-01T00:00")
     assert client.lease.get(lease["id"])["status"] == "ACTIVE"
     client.lease.delete(lease["id"])
+    with pytest.raises(BlazarClientException) as gone:
+        client.lease.get(lease["id"])
+    assert gone.value.kwargs["code"] == 404
+    assert str(gone.value) == f"ERROR: Object with {{'lease_id': '{lease['id']}'}} not found"
 
     # the lease kind records the lease as it settled, not the PUT's answer
     stack = Stack(tmp_path / "s").write(cbm=bare_metal([("server", "compute_haswell", 1)]))

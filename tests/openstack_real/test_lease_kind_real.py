@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from blazarclient.exception import BlazarClientException
 
 from bedform.providers.chameleon.blazar import epoch, utc
 from tests.chameleon.conftest import Stack
@@ -161,6 +162,10 @@ def test_lease_created_waited_extended_destroyed(chameleon_site: Any, tmp_path: 
     assert destroyed.exit_code == 0, destroyed.output
     print(f"destroy: {seconds:.1f} s")
     assert [x for x in client.lease.list() if x["name"] == f"{PREFIX}a"] == []
+    with pytest.raises(BlazarClientException) as gone:   # the emulator answers the same
+        client.lease.get(lease["id"])
+    assert gone.value.kwargs["code"] == 404
+    assert str(gone.value) == f"ERROR: Object with {{'lease_id': '{lease['id']}'}} not found"
     wait_for(lambda: hosts_of(admin, "freepool"), lambda hosts: HOST in hosts,
              "the host back in the free pool", 60)
     assert [x for x in conn.network.networks() if x.name == "sharednet1"] != []  # read only
@@ -184,6 +189,7 @@ def test_second_stack_refused_while_the_host_is_held(chameleon_site: Any, tmp_pa
     assert refused.exit_code == 1, refused.output
     assert "Traceback" not in refused.output
     message = " ".join(refused.output.split())
+    print(message)
     assert f"lease {PREFIX}b refused by Blazar: Not enough hosts available" in message
     assert re.search(rf"{NODE_TYPE}: 0 of 1 host\(s\) free for 00:30:00 from "
                      r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(1 on the site\); "

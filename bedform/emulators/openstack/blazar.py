@@ -272,7 +272,7 @@ class Blazar:
     def _lease(self, caller: Caller, lease_id: str) -> Lease:
         lease = self.leases.get(lease_id)
         if lease is None or (lease.project_id != caller.project_id and not caller.is_admin):
-            raise blazar_error(404, f"Object with {{'id': '{lease_id}'}} not found")
+            raise blazar_error(404, f"Object with {{'lease_id': '{lease_id}'}} not found")
         return lease
 
     def _host(self, host_id: str) -> Host:
