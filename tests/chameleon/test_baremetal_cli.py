@@ -169,3 +169,26 @@ def test_update_answers_updating_then_settles_gone_is_404(site, tmp_path):
     assert state["resources"]["cbm.lease"]["attributes"]["status"] == "ACTIVE"
     assert stack.run("plan", "--detailed-exitcode").exit_code == 0
     assert stack.run("destroy", "--auto-approve").exit_code == 0
+
+
+def test_refusal_where_host_allocations_are_admin_only(site, tmp_path, monkeypatch):
+    # upstream Blazar's default policy (the real fixture without its policy.yaml answered
+    # this 403 to the member user); Chameleon opens the host list to its users
+    from blazarclient.v1.hosts import ComputeHostClientManager
+
+    def forbidden(*args, **kwargs):
+        raise BlazarClientException(message="Policy doesn't allow blazar:oshosts:get to be "
+                                            "performed", code=403)
+    blocker = Stack(tmp_path / "b", name="blocker").write(
+        cbm=bare_metal([("x", "compute_skylake", 3)]))
+    blocker.apply()
+    monkeypatch.setattr(ComputeHostClientManager, "list", forbidden)
+    stack = Stack(tmp_path / "s").write(cbm=bare_metal([("server", "compute_skylake", 1)]))
+    result = stack.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert ("lease exp refused by Blazar: Not enough hosts available (1 compute_skylake "
+            "asked; this cloud does not let its users read Blazar's host allocations, so "
+            "how many are free and from when is unknown)") in text, text
+    assert "Traceback" not in result.output
+    assert blocker.run("destroy", "--auto-approve").exit_code == 0
