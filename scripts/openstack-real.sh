@@ -351,6 +351,12 @@ aggregate_freepool_name = freepool
 [oslo_messaging_notifications]
 driver = noop
 EOF
+  # Chameleon lets its users read the hosts and their allocations (its host calendar,
+  # python-chi's hardware listing); upstream Blazar keeps them to admins
+  cat > "$ETC/blazar/policy.yaml" <<EOF
+"blazar:oshosts:get": ""
+"blazar:oshosts:get_allocations": ""
+EOF
 }
 
 # -- start --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import openstack
+import pytest
+from blazarclient.exception import BlazarClientException
 
 from bedform.emulators.openstack.server import DEFAULT_CLOUD_NAME
 from tests.chameleon.conftest import Stack, bare_metal, blazar, held_hosts, mutations
@@ -138,3 +140,55 @@ def test_a_bare_metal_server_needs_an_active_reservation(site):
     server = conn.compute.get_server(server.id)
     assert server.status == "ERROR"
     assert "No valid host was found" in server.fault["message"]
+
+
+def test_update_answers_updating_then_settles_gone_is_404(site, tmp_path):
+    # as the real Blazar 10 answers (tests/openstack_real/test_blazar_real.py)
+    client = blazar()
+    now = datetime.fromtimestamp(site.now(), UTC)
+    lease = client.lease.create("direct", "now", f"{now.year + 1}-01-01 00:00", [
+        {"resource_type": "physical:host", "min": 1, "max": 1, "hypervisor_properties": "",
+         "resource_properties": '["=", "$node_type", "compute_haswell"]'}], [])
+    assert client.lease.get(lease["id"])["status"] == "ACTIVE"
+    answer = client.lease.update(lease["id"], end_date=f"{now.year + 2}-01-01 00:00")
+    assert answer["status"] == "UPDATING"
+    assert answer["end_date"].startswith(f"{now.year + 2}-01-01T00:00")
+    assert client.lease.get(lease["id"])["status"] == "ACTIVE"
+    client.lease.delete(lease["id"])
+    with pytest.raises(BlazarClientException) as gone:
+        client.lease.get(lease["id"])
+    assert gone.value.kwargs["code"] == 404
+    assert str(gone.value) == f"ERROR: Object with {{'lease_id': '{lease['id']}'}} not found"
+
+    # the lease kind records the lease as it settled, not the PUT's answer
+    stack = Stack(tmp_path / "s").write(cbm=bare_metal([("server", "compute_haswell", 1)]))
+    stack.apply()
+    stack.write(cbm=bare_metal([("server", "compute_haswell", 1)], walltime="03:00:00"))
+    stack.apply()
+    state = json.loads((stack.file.parent / ".bedform" / "state.json").read_text())
+    assert state["resources"]["cbm.lease"]["attributes"]["status"] == "ACTIVE"
+    assert stack.run("plan", "--detailed-exitcode").exit_code == 0
+    assert stack.run("destroy", "--auto-approve").exit_code == 0
+
+
+def test_refusal_where_host_allocations_are_admin_only(site, tmp_path, monkeypatch):
+    # upstream Blazar's default policy (the real fixture without its policy.yaml answered
+    # this 403 to the member user); Chameleon opens the host list to its users
+    from blazarclient.v1.hosts import ComputeHostClientManager
+
+    def forbidden(*args, **kwargs):
+        raise BlazarClientException(message="Policy doesn't allow blazar:oshosts:get to be "
+                                            "performed", code=403)
+    blocker = Stack(tmp_path / "b", name="blocker").write(
+        cbm=bare_metal([("x", "compute_skylake", 3)]))
+    blocker.apply()
+    monkeypatch.setattr(ComputeHostClientManager, "list", forbidden)
+    stack = Stack(tmp_path / "s").write(cbm=bare_metal([("server", "compute_skylake", 1)]))
+    result = stack.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert ("lease exp refused by Blazar: Not enough hosts available (1 compute_skylake "
+            "asked; this cloud does not let its users read Blazar's host allocations, so "
+            "how many are free and from when is unknown)") in text, text
+    assert "Traceback" not in result.output
+    assert blocker.run("destroy", "--auto-approve").exit_code == 0

@@ -24,10 +24,13 @@ HOW = ("start a real OpenStack with `bash scripts/openstack-real.sh up [--blazar
        "scripts/isolated.sh and set BEDFORM_OS_REAL_CLOUDS=<its state dir>/clouds.yaml, "
        "or run `bash scripts/ci-openstack-real.sh`")
 #: An API request line of nova-api, neutron-server and glance-api (oslo.log context:
-#: global request id, request id, user id, project id).
+#: global request id, request id, user id, project id); blazar-api's omit the protocol.
 REQUEST_LINE = re.compile(r'\[\S+ req-\S+ (?P<user>\w+) (?P<project>\w+) [^\]]*\] \S+ '
-                          r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.\d" status: (?P<status>\d+)')
+                          r'"(?P<method>[A-Z]+) (?P<path>[^\s"]+)(?: HTTP/1\.\d)?" '
+                          r'status: (?P<status>\d+)')
 API_LOGS = ("nova-api.log", "neutron-server.log", "glance-api.log")
+BLAZAR_LOG = "blazar-api.log"
+"""blazar-api's request lines have the same form."""
 
 
 @attrs.frozen
@@ -54,10 +57,11 @@ class RealCloud:
             ADMIN_CLOUD if admin else CLOUD]
         return dict(cloud["auth"])
 
-    def requests(self, user_id: str) -> list[dict[str, str]]:
-        """The API requests `user_id` made so far, read from the services' own logs."""
+    def requests(self, user_id: str, extra: tuple[str, ...] = ()) -> list[dict[str, str]]:
+        """The API requests `user_id` made so far, read from the services' own logs
+        (Nova's, Neutron's, Glance's and the `extra` ones, e.g. BLAZAR_LOG)."""
         found = []
-        for name in API_LOGS:
+        for name in (*API_LOGS, *extra):
             path = self.state / "log" / name
             if not path.exists():
                 continue

@@ -228,7 +228,12 @@ class Blazar:
                 return json_response({"lease": self.view(self._lease(caller, lease_id))})
             case ["leases", lease_id] if method == "PUT":
                 lease = self.update(self._lease(caller, lease_id), self._body(request))
-                return json_response({"lease": self.view(lease)})
+                view = self.view(lease)
+                if view["status"] in LIVE:
+                    # Blazar answers while its manager still holds the lease in UPDATING;
+                    # the next read shows it settled
+                    view["status"] = "UPDATING"
+                return json_response({"lease": view})
             case ["leases", lease_id] if method == "DELETE":
                 self.delete(self._lease(caller, lease_id))
                 return Response(204)
@@ -267,7 +272,7 @@ class Blazar:
     def _lease(self, caller: Caller, lease_id: str) -> Lease:
         lease = self.leases.get(lease_id)
         if lease is None or (lease.project_id != caller.project_id and not caller.is_admin):
-            raise blazar_error(404, f"Object with {{'id': '{lease_id}'}} not found")
+            raise blazar_error(404, f"Object with {{'lease_id': '{lease_id}'}} not found")
         return lease
 
     def _host(self, host_id: str) -> Host:

@@ -10,8 +10,10 @@ in place (`PUT /leases/{id}`) while the new end is still ahead, and more or fewe
 of a node type resize its reservation in place; otherwise (an end already past, a new
 node type) the driver plans a replacement and says why (`replaced_because`). The wait
 for ACTIVE is bounded (the start plus 15 minutes) and shows "lease … starts at …" while
-PENDING. A refusal for lack of hosts names the node type, how many hosts are free and
-from when enough are.
+PENDING; after an update, the wait while Blazar answers UPDATING is bounded too
+(UPDATE_WAIT), so the state records the lease as it settled. A refusal for lack of
+hosts names the node type, how many hosts are free and from when enough are (or, where
+Blazar keeps its host allocations to admins, says so).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bedform.providers.chameleon.blazar import (
     epoch,
     is_missing,
     server_now,
+    status_of,
     utc,
 )
 from bedform.providers.chameleon.config import format_reservation
@@ -40,6 +43,8 @@ from bedform.state.model import Record, Status
 
 START_WAIT = 900.0
 """How long past its start a lease may take to become ACTIVE."""
+UPDATE_WAIT = 120.0
+"""How long a lease may stay UPDATING after a change of its end or hosts."""
 
 
 def reservation_key(node_type: str) -> str:
@@ -157,10 +162,21 @@ class LeaseKind(KindHandler[Any]):
         message = f"lease {inputs['name']} refused by Blazar: {refused.message}"
         if "host" not in refused.message.lower():
             return ProviderError(message)
-        verdict = self.driver.availability(fresh=True).check(
-            inputs["hosts"], start, inputs["walltime"])
-        if verdict.ok is False:
-            message += f" ({verdict.reason})"
+        try:
+            verdict = self.driver.availability(fresh=True).check(
+                inputs["hosts"], start, inputs["walltime"])
+        except Exception as error:
+            if status_of(error) != 403:
+                raise
+            # upstream Blazar's default policy: hosts and allocations are for admins
+            asked = ", ".join(f"{count} {node_type}" for node_type, count
+                              in sorted(inputs["hosts"].items()))
+            message += (f" ({asked} asked; this cloud does not let its users read "
+                        "Blazar's host allocations, so how many are free and from when "
+                        "is unknown)")
+        else:
+            if verdict.ok is False:
+                message += f" ({verdict.reason})"
         return ProviderError(message, hint="Ask for fewer hosts of that node type, start "
                                            "later (`reservation:`), or let `bedform slots` "
                                            "find a start when enough are free.")
@@ -170,20 +186,6 @@ class LeaseKind(KindHandler[Any]):
         lease = self.leases.get(lease_id)
         skew = server_now(self.driver.blazar) - time.time()
         begins = (epoch(lease.get("start_date")) or time.time()) - skew
-
-        def read() -> tuple[Any, str | None]:
-            try:
-                current = self.leases.get(lease_id)
-            except Exception as error:
-                if is_missing(error):
-                    return None, None
-                raise
-            if current["status"] == "ERROR":
-                raise ProviderError(f"lease {name} ({lease_id}) went into ERROR: "
-                                    f"{current.get('status_reason') or 'no reason given'}",
-                                    hint="The next `bedform apply` deletes it and asks "
-                                         "for a new lease.")
-            return current, current["status"]
 
         def describe(current: Mapping[str, Any], status: str) -> str:
             if status == "PENDING":
@@ -195,7 +197,22 @@ class LeaseKind(KindHandler[Any]):
                               not_found=2,
                               hint="The lease stays recorded; `bedform apply` keeps "
                                    "waiting for it, `bedform destroy` deletes it."),
-                    read, describe)
+                    lambda: self._read(lease_id, name), describe)
+
+    def _read(self, lease_id: str, name: str) -> tuple[Any, str | None]:
+        """The lease and its status for `poll`; ERROR is a failure that says why."""
+        try:
+            current = self.leases.get(lease_id)
+        except Exception as error:
+            if is_missing(error):
+                return None, None
+            raise
+        if current["status"] == "ERROR":
+            raise ProviderError(f"lease {name} ({lease_id}) went into ERROR: "
+                                f"{current.get('status_reason') or 'no reason given'}",
+                                hint="The next `bedform apply` deletes it and asks "
+                                     "for a new lease.")
+        return current, current["status"]
 
     # -- update, delete, import ------------------------------------------------------------
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
@@ -215,8 +232,16 @@ class LeaseKind(KindHandler[Any]):
         except Refused as refused:
             raise self._explain(inputs, refused, record.attributes.get("start_date")
                                 or time.time()) from None
-        ctx.progress(f"lease {record.attributes.get('name')} now ends at "
-                     f"{utc(epoch(lease.get('end_date')))}")
+        name = str(record.attributes.get("name"))
+        if lease.get("status") == "UPDATING":
+            # Blazar answers the PUT while it moves the reservations, then settles
+            lease = poll(ctx, Wait(what=f"lease {name} ({lease_id}) to finish its update",
+                                   pending={"UPDATING"}, target=REUSABLE - {"UPDATING"},
+                                   timeout=UPDATE_WAIT, not_found=2,
+                                   hint="The new end is recorded by Blazar; `bedform "
+                                        "apply` reads the lease again."),
+                         lambda: self._read(lease_id, name))
+        ctx.progress(f"lease {name} now ends at {utc(epoch(lease.get('end_date')))}")
         return lease_attributes(lease)
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
