@@ -21,6 +21,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -60,6 +61,7 @@ class VagrantDriver(KindDriver):
         self._conf: VagrantConf | None = None
         self._instance = ""
         self._lock = threading.Lock()
+        self._incomplete: set[str] = set()
 
     # -- configuration ------------------------------------------------------------------
     @classmethod
@@ -175,21 +177,39 @@ class VagrantDriver(KindDriver):
         finally:
             self._lock.release()
 
+    def mark_incomplete(self, name: str) -> None:
+        """VM `name` was left by an interrupted run (its set-up may have stopped anywhere:
+        key, hostname, private addresses, provisioner): the next `bring_up` destroys it
+        and brings it up again from scratch, in the batch of the other VMs."""
+        self._incomplete.add(name)
+
     def bring_up(self, name: str, backend: str, ctx: ApplyContext) -> None:
         """Make VM `name` run. When it does not, every VM of the configuration that is not
-        running either (all of them are planned for this apply) is brought up with it in
-        one `vagrant up`, so vagrant-libvirt boots them in parallel."""
+        running either, or is incomplete (all of them are planned for this apply), is
+        brought up with it in one `vagrant up`, so vagrant-libvirt boots them in
+        parallel."""
         if backend == "virtualbox":
             client.check_host(backend)
         with self._locked(f"bringing up {name}"):
             vagrant = self.vagrant(backend)
+            self._stop_orphans(vagrant, ctx)
             states = vagrant.status()
-            if states.get(name) == client.RUNNING:
+            if states.get(name) == client.RUNNING and name not in self._incomplete:
                 ctx.progress(f"VM {name} is running (brought up with another VM)")
                 return
             batch = [vm.name for vm in (self._conf.vms() if self._conf else [])
-                     if vm.backend == backend and states.get(vm.name) != client.RUNNING]
+                     if vm.backend == backend and (states.get(vm.name) != client.RUNNING
+                                                   or vm.name in self._incomplete)]
             batch = batch if name in batch else [name]
+            prefix = self._domain_prefix()
+            for vm in batch:
+                if vm in self._incomplete:
+                    ctx.progress(f"VM {vm} was left incomplete by an interrupted run: "
+                                 "destroyed, then brought up again")
+                    self._destroy(vm, prefix + vm, states, ctx)
+                    states = {**states, vm: "not_created"}
+            if backend == "libvirt":
+                self._remove_unknown_domains(batch, states, ctx)
             before = set(libvirt.volumes()) if backend == "libvirt" else set()
             ctx.progress(f"vagrant up {' '.join(batch)} (QEMU TCG: minutes; bounded by "
                          f"{self.up_timeout:g} s)")
@@ -198,6 +218,39 @@ class VagrantDriver(KindDriver):
             finally:
                 if backend == "libvirt":
                     self._remember_base_volumes(set(libvirt.volumes()) - before)
+            self._incomplete.difference_update(batch)
+
+    def _domain_prefix(self) -> str:
+        return self.names(self._instance, self._conf).domain_prefix if self._conf else ""
+
+    @staticmethod
+    def _stop_orphans(vagrant: client.VagrantClient, ctx: ApplyContext) -> None:
+        for pgid in vagrant.stop_orphans():
+            ctx.progress(f"stopped vagrant process group {pgid}, left running by an "
+                         "interrupted run")
+
+    def _remove_unknown_domains(self, batch: Sequence[str], states: Mapping[str, str],
+                                ctx: ApplyContext) -> None:
+        """Domains and disks of VMs vagrant does not know (a `vagrant up` killed between
+        creating them and recording the domain): removed, so the `vagrant up` that
+        follows creates each domain once instead of failing on a name."""
+        prefix = self._domain_prefix()
+        present = libvirt.domains()
+        volumes = libvirt.volumes()
+        for name in batch:
+            if states.get(name, "not_created") != "not_created":
+                continue
+            domain = prefix + name
+            if domain in present:
+                ctx.progress(f"removing libvirt domain {domain}, which an interrupted "
+                             "`vagrant up` left unrecorded")
+                libvirt.delete_domain(domain)
+            for volume in volumes:
+                if volume == f"{domain}.img" or re.fullmatch(
+                        re.escape(domain) + r"-vd[a-z]+\.qcow2", volume):
+                    ctx.progress(f"removing volume {volume}, which an interrupted "
+                                 "`vagrant up` left")
+                    libvirt.delete_volume(volume)
 
     def read_machine(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes of a running VM, from `vagrant ssh-config <name>`."""
@@ -210,15 +263,22 @@ class VagrantDriver(KindDriver):
 
     def take_down(self, name: str, domain: str, ctx: ApplyContext) -> None:
         """`vagrant destroy -f <name>`, then whatever libvirt still holds of the domain
-        (a VM no longer in the Vagrantfile is removed through libvirt alone)."""
+        (a VM no longer in the Vagrantfile is removed through libvirt alone), then the
+        base-box volume when nothing uses it any more."""
         with self._locked(f"destroying {name}"):
-            vagrant_file = self.files_dir() / "Vagrantfile"
-            if vagrant_file.exists() and name in self.vagrant().status():
-                ctx.progress(f"vagrant destroy -f {name}")
-                self.vagrant().destroy(name)
-            if libvirt.delete_domain(domain):
-                ctx.progress(f"removed libvirt domain {domain} left behind")
+            vagrant = self.vagrant()
+            self._stop_orphans(vagrant, ctx)
+            states = vagrant.status() if (self.files_dir() / "Vagrantfile").exists() else {}
+            self._destroy(name, domain, states, ctx)
             self._release_base_volumes()
+
+    def _destroy(self, name: str, domain: str, states: Mapping[str, str],
+                 ctx: ApplyContext) -> None:
+        if name in states:
+            ctx.progress(f"vagrant destroy -f {name}")
+            self.vagrant().destroy(name)
+        if libvirt.delete_domain(domain):
+            ctx.progress(f"removed libvirt domain {domain} left behind")
 
     # -- base box volumes: uploaded by our first `up`, removed when nothing uses them ----
     def _volumes_file(self) -> Path:

@@ -139,7 +139,8 @@ class MachineKind(KindHandler["VagrantDriver"]):
                 state = _vagrant_state(snap.domains.get(domain) if snap.domains else None)
             if state in HALTED | {RUNNING} and "hostname" not in record.attributes:
                 # left by an interrupted apply: alive (destroy deletes it), and apply
-                # repairs it in place: `vagrant up` if needed, then its ssh-config
+                # makes it again from scratch, in one batch with the others
+                self.driver.mark_incomplete(name)
                 out[record.address] = Observed(
                     alive=True, attributes=dict(record.attributes),
                     drift=[f"VM {name} ({state}) was left incomplete by an interrupted run"])
@@ -161,6 +162,8 @@ class MachineKind(KindHandler["VagrantDriver"]):
         return self.driver.read_machine(inputs)
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
+        if "hostname" not in record.attributes:
+            self.driver.mark_incomplete(resource.inputs["name"])
         return self.create(resource, ctx)
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
