@@ -110,9 +110,18 @@ class VagrantClient:
                     "LIBVIRT_DEFAULT_URI": "qemu:///system"}
         self.vagrant = BoundedVagrant(self.root, self.env, timeout)
 
-    def status(self) -> dict[str, str]:
-        """Every machine of the Vagrantfile: name -> state (one `vagrant status`)."""
-        return {s.name: s.state for s in self.vagrant.status()}
+    def status(self, locked_for: float = 60.0) -> dict[str, str]:
+        """Every machine of the Vagrantfile: name -> state (one `vagrant status`; tried
+        again for at most `locked_for` seconds while another vagrant holds a VM's lock,
+        e.g. a `vagrant ssh` by hand)."""
+        deadline = time.monotonic() + locked_for
+        while True:
+            try:
+                return {s.name: s.state for s in self.vagrant.status()}
+            except ProviderError as error:
+                if "MachineLocked" not in (error.hint or "") or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def up(self, names: Sequence[str], backend: str,
            progress: Callable[[str], None]) -> None:

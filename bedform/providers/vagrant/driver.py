@@ -210,7 +210,7 @@ class VagrantDriver(KindDriver):
                     states = {**states, vm: "not_created"}
             if backend == "libvirt":
                 self._remove_unknown_domains(batch, states, ctx)
-            before = set(libvirt.volumes()) if backend == "libvirt" else set()
+            before = self._before_upload() if backend == "libvirt" else set()
             ctx.progress(f"vagrant up {' '.join(batch)} (QEMU TCG: minutes; bounded by "
                          f"{self.up_timeout:g} s)")
             try:
@@ -255,7 +255,8 @@ class VagrantDriver(KindDriver):
     def read_machine(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes of a running VM, from `vagrant ssh-config <name>`."""
         name = inputs["name"]
-        _, conf = self.vagrant(inputs["backend"]).ssh_config(name)
+        with self._locked(f"reading the ssh-config of {name}"):   # vagrant locks the VM
+            _, conf = self.vagrant(inputs["backend"]).ssh_config(name)
         return {"name": name, "domain": inputs["domain"], "hostname": conf["HostName"],
                 "port": int(conf.get("Port", 22)), "keyfile": conf["IdentityFile"],
                 "vagrant_user": conf.get("User", "vagrant"),
@@ -281,10 +282,31 @@ class VagrantDriver(KindDriver):
             ctx.progress(f"removed libvirt domain {domain} left behind")
 
     # -- base box volumes: uploaded by our first `up`, removed when nothing uses them ----
+    # (write-ahead: the pool's volumes before an `up` are kept in base-volumes.pending.json
+    # until that `up` ends, so a base volume an `up` killed by SIGKILL uploaded is ours too)
     def _volumes_file(self) -> Path:
         return self.files_dir() / "base-volumes.json"
 
+    def _pending_file(self) -> Path:
+        return self.files_dir() / "base-volumes.pending.json"
+
+    def _before_upload(self) -> set[str]:
+        """The pool's volumes now, written ahead of an `up` that may upload a base box."""
+        self._settle_pending()
+        before = set(libvirt.volumes())
+        self._pending_file().write_text(json.dumps(sorted(before)))
+        return before
+
+    def _settle_pending(self) -> None:
+        """Count as ours the base volumes that appeared since an `up` killed midway."""
+        pending = self._pending_file()
+        if pending.exists():
+            before = set(json.loads(pending.read_text()))
+            self._remember_base_volumes(set(libvirt.volumes()) - before)
+            pending.unlink()
+
     def _remember_base_volumes(self, new: set[str]) -> None:
+        self._pending_file().unlink(missing_ok=True)
         uploaded = {v for v in new if BASE_VOLUME_MARK in v}
         if not uploaded:
             return
@@ -293,6 +315,7 @@ class VagrantDriver(KindDriver):
         path.write_text(json.dumps(sorted(known | uploaded)))
 
     def _release_base_volumes(self) -> None:
+        self._settle_pending()
         path = self._volumes_file()
         if not path.exists():
             return
