@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +22,8 @@ from bedform.providers.vagrant.driver import box_added
 REQUIRED = "BEDFORM_REAL_VMS"
 
 
-def host_problem(need_vagrant: bool = True) -> str:
-    """Why real VMs cannot run here ("" when they can)."""
+def host_problem(need_vagrant: bool = True, files: Sequence[Path] = ()) -> str:
+    """Why real VMs cannot run here ("" when they can); `files` are needed too."""
     if os.geteuid() != 0:
         return "needs root (libvirt qemu:///system)"
     programs = ["virsh", "qemu-img"] + (["vagrant"] if need_vagrant else [])
@@ -32,18 +34,21 @@ def host_problem(need_vagrant: bool = True) -> str:
                           timeout=30, check=False)
     if done.returncode != 0:
         return "libvirtd is not running: run sudo bash scripts/vagrant-host.sh"
-    if not box_added(DEFAULT_BOX):
+    if need_vagrant and not box_added(DEFAULT_BOX):
         return f"box {DEFAULT_BOX} is not added: run sudo bash scripts/vagrant-box.sh"
+    for path in files:
+        if not path.exists():
+            return f"{path} is missing: run sudo bash scripts/vagrant-box.sh"
     return ""
 
 
 def require_real_host(request: pytest.FixtureRequest, marker: str,
-                      need_vagrant: bool = True) -> None:
+                      need_vagrant: bool = True, files: Sequence[Path] = ()) -> None:
     """Skip (or fail, when required) unless `-m` selects `marker` and the host is ready."""
     required = os.environ.get(REQUIRED) == "required"
     if marker not in (request.config.getoption("markexpr") or ""):
         pytest.skip(f"real-VM test (minutes): select it with `pytest -m {marker}`")
-    problem = host_problem(need_vagrant)
+    problem = host_problem(need_vagrant, files)
     if problem and required:
         pytest.fail(f"real-VM test required by {REQUIRED}=required: {problem}")
     if problem:

@@ -76,10 +76,12 @@ def kill_during_up(provider: Vagrant, conf: VagrantConf, names: list[str]) -> st
     """Run `provider.init()` in another process and SIGKILL it once vagrant-libvirt has
     defined every domain of `names` (their guests are booting; `vagrant up` goes on
     alone, orphaned). What the killed run left, for the test's output."""
-    runner = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN, json.dumps(conf.to_dict()), provider.name,
-         str(provider.state_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    log = provider.state_dir.parent / "killed-run.log"
+    with log.open("wb") as output:
+        runner = subprocess.Popen(
+            [sys.executable, "-c", KILLED_RUN, json.dumps(conf.to_dict()), provider.name,
+             str(provider.state_dir)], stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True)
     deadline = time.monotonic() + 900
     try:
         while time.monotonic() < deadline and runner.poll() is None:
@@ -87,7 +89,8 @@ def kill_during_up(provider: Vagrant, conf: VagrantConf, names: list[str]) -> st
             if wanted and wanted <= set(libvirt.domains()):
                 break
             time.sleep(1)
-        assert runner.poll() is None, f"the run ended by itself (exit {runner.returncode})"
+        assert runner.poll() is None, \
+            f"the run ended by itself (exit {runner.returncode}):\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, "no domain was defined within 900 s"
     finally:
         with contextlib.suppress(ProcessLookupError):

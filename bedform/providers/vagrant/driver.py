@@ -303,7 +303,6 @@ class VagrantDriver(KindDriver):
         if pending.exists():
             before = set(json.loads(pending.read_text()))
             self._remember_base_volumes(set(libvirt.volumes()) - before)
-            pending.unlink()
 
     def _remember_base_volumes(self, new: set[str]) -> None:
         self._pending_file().unlink(missing_ok=True)
