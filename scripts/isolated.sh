@@ -8,12 +8,11 @@
 # itself for already daemonized and never detach.
 # Usage (as root): bash scripts/isolated.sh [command...]   default: bash scripts/test.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/isolated.sh creates namespaces: run it as root" >&2
   exit 1
 fi
-[ "$#" -gt 0 ] || set -- bash scripts/test.sh
+[ "$#" -gt 0 ] || set -- bash "$(dirname "$0")/test.sh"   # runs from its checkout
 mkdir -p /run/netns /run/bedform
 exec unshare --kill-child --net --mount --pid --fork --mount-proc --propagation private -- \
   bash -c 'set -e

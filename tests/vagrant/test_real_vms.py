@@ -107,7 +107,8 @@ def test_two_vms_life(host_ready, tmp_path, monkeypatch):
             .add_machine(roles=["server"], flavour="tiny")
             .add_machine(roles=["client"], flavour="tiny")
             .add_network(cidr="192.168.213.0/24", roles=["private"]).finalize())
-    provider = Vagrant(conf, name=f"vt{uuid.uuid4().hex[:6]}", state_dir=tmp_path / "state")
+    provider = Vagrant(conf, name=f"vt{uuid.uuid4().hex[:6]}", state_dir=tmp_path / "state",
+                       echo=lambda line: print(f"  | {line}"))
     calls = Calls(monkeypatch)
     config = tmp_path / "ssh-config"
     try:

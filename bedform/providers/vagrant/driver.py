@@ -159,6 +159,10 @@ class VagrantDriver(KindDriver):
         machines = domains = None
         if MACHINE in kinds:
             if (self.files_dir() / "Vagrantfile").exists():
+                # a `vagrant up` left by a dead run holds its VMs' locks (status would
+                # wait) and its work can never be recorded: it is stopped first, and the
+                # VMs it was making are made again (MachineKind)
+                self.vagrant().stop_orphans()
                 machines = self.vagrant().status()
             else:
                 domains = libvirt.domains()

@@ -157,6 +157,8 @@ class MachineKind(KindHandler["VagrantDriver"]):
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
         inputs = resource.inputs
+        if ctx.existing is not None and "hostname" not in ctx.existing:
+            self.driver.mark_incomplete(inputs["name"])   # adopted from a killed run
         ctx.checkpoint({"name": inputs["name"], "domain": inputs["domain"]})
         self.driver.bring_up(inputs["name"], inputs["backend"], ctx)
         return self.driver.read_machine(inputs)
