@@ -161,7 +161,7 @@ def test_a_vm_boots_from_the_rendered_xml_and_answers_ssh(host_ready, tmp_path):
             as_node(domain.domains_script(working_dir=conf.working_dir, create=[spec]))
             timings["set-up + define + start"] = time.monotonic() - started
             assert domain.parse_list(as_node(domain.LIST_COMMAND))[name] == "running"
-            backing = run("qemu-img", "info", "--output=json", spec["disk"])
+            backing = run("qemu-img", "info", "-U", "--output=json", spec["disk"])
             assert domain.BASE_IMAGE in backing           # a copy-on-write overlay
 
             waited, answer = wait_for_ssh(insecure_key(work), ip)

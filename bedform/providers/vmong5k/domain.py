@@ -15,6 +15,7 @@ import base64
 import gzip
 import hashlib
 import shlex
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -33,7 +34,10 @@ def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
     """The domain XML of one VM (EnOSlib's template: memory in KiB, host-model CPU,
     virtio qcow2 disk, bridged virtio NIC with the VM's MAC, serial console, VNC); the
     stack's public key travels in the domain metadata. `direct_boot` (kernel, initrd,
-    cmdline: paths on the node) boots that kernel instead of the disk's boot loader."""
+    cmdline: paths on the node) boots that kernel instead of the disk's boot loader.
+    The uuid derives from the MAC (`domain_uuid`): libvirt refuses to define again,
+    without a uuid or with another one, a domain that exists (a resumed batch, a changed
+    flavour)."""
     extra = ""
     if extra_disk:
         extra = (f"    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
@@ -42,6 +46,7 @@ def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
     return (
         f"<domain type={quoteattr(domain_type)}>\n"
         f"  <name>{escape(name)}</name>\n"
+        f"  <uuid>{domain_uuid(mac)}</uuid>\n"
         f"  <metadata><bedform:vm xmlns:bedform={quoteattr(METADATA_NS)}>"
         f"<bedform:ssh_key>{escape(key.strip())}</bedform:ssh_key></bedform:vm></metadata>\n"
         f"  <memory unit='KiB'>{mem_mib * 1024}</memory>\n"
@@ -61,6 +66,15 @@ def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
         f"{'    ' + extra_devices.strip() + chr(10) if extra_devices.strip() else ''}"
         "  </devices>\n"
         "</domain>\n")
+
+
+UUID_PREFIX = str(uuid.uuid5(uuid.NAMESPACE_URL, METADATA_NS))[:23]
+
+
+def domain_uuid(mac: str) -> str:
+    """The domain's uuid: a fixed prefix and the MAC's 12 hex digits (unique per MAC,
+    and a batch of a thousand domains still compresses into one command line)."""
+    return f"{UUID_PREFIX}-{mac.replace(':', '').lower()}"
 
 
 def _boot(direct_boot: Mapping[str, str] | None) -> str:
