@@ -11,8 +11,11 @@ Resource kinds (addresses for provider instance `vms`):
 
 Machines depend on the Vagrantfile and the networks. The Vagrantfile's content digest is
 an input (a change shows in the plan); a VM's size, box and addresses are its inputs, so a
-changed flavour replaces only that VM. libvirt names carry a digest of the stack id and
-the instance: domains `bf-<id>-<vm>`, networks `bf-<id>-<label>`, bridges `bfv<id>...`.
+changed flavour replaces only that VM. Each VM's definition is its own file
+(`machines/<vm>.rb`, rendered from those inputs, written before its `vagrant up` and
+removed with it), so adding a VM leaves the Vagrantfile as it was. libvirt names carry
+a digest of the stack id and the instance: domains `bf-<id>-<vm>`, networks
+`bf-<id>-<label>`, bridges `bfv<id>...`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,7 +45,7 @@ from bedform.providers.vagrant.kinds import (
     NetworkKind,
     Snapshot,
 )
-from bedform.providers.vagrant.vagrantfile import Names, digest, render
+from bedform.providers.vagrant.vagrantfile import MACHINES_DIR, Names, digest, machine, render
 from bedform.state.model import Record, Status
 
 BASE_VOLUME_MARK = "_vagrant_box_image_"
@@ -113,6 +117,23 @@ class VagrantDriver(KindDriver):
 
     def files_dir(self) -> Path:
         return Path(self.context.state_dir)
+
+    def write_machine_files(self, only: Sequence[str] | None = None) -> None:
+        """Write `machines/<vm>.rb` of every VM of the configuration (or of `only`)."""
+        if self._conf is None:
+            return
+        names = self.names(self._instance, self._conf)
+        folder = self.files_dir() / MACHINES_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for vm in self._conf.vms():
+            if only is None or vm.name in only:
+                path = folder / f"{vm.name}.rb"
+                temporary = path.with_name(path.name + ".tmp")
+                temporary.write_text(machine(vm, names))
+                os.replace(temporary, path)
+
+    def remove_machine_file(self, name: str) -> None:
+        (self.files_dir() / MACHINES_DIR / f"{name}.rb").unlink(missing_ok=True)
 
     def vagrant(self, backend: str = "libvirt") -> client.VagrantClient:
         return client.VagrantClient(self.files_dir(), backend, up_timeout=self.up_timeout)
@@ -205,6 +226,7 @@ class VagrantDriver(KindDriver):
                      if vm.backend == backend and (states.get(vm.name) != client.RUNNING
                                                    or vm.name in self._incomplete)]
             batch = batch if name in batch else [name]
+            self.write_machine_files(batch)
             prefix = self._domain_prefix()
             for vm in batch:
                 if vm in self._incomplete:
@@ -275,6 +297,7 @@ class VagrantDriver(KindDriver):
             self._stop_orphans(vagrant, ctx)
             states = vagrant.status() if (self.files_dir() / "Vagrantfile").exists() else {}
             self._destroy(name, domain, states, ctx)
+            self.remove_machine_file(name)
             self._release_base_volumes()
 
     def _destroy(self, name: str, domain: str, states: Mapping[str, str],

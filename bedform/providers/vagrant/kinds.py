@@ -22,7 +22,7 @@ from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.vagrant import libvirt
 from bedform.providers.vagrant.client import RUNNING
-from bedform.providers.vagrant.vagrantfile import digest
+from bedform.providers.vagrant.vagrantfile import MACHINES_DIR, digest
 from bedform.state.model import Record
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ class FileKind(KindHandler["VagrantDriver"]):
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(resource.inputs["content"])
         os.replace(temporary, path)
+        self.driver.write_machine_files()
         return {"path": str(path), "digest": resource.inputs["digest"]}
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class FileKind(KindHandler["VagrantDriver"]):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         shutil.rmtree(path.parent / ".vagrant", ignore_errors=True)
+        shutil.rmtree(path.parent / MACHINES_DIR, ignore_errors=True)
 
 
 class NetworkKind(KindHandler["VagrantDriver"]):
