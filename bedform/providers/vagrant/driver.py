@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fcntl
 import hashlib
 import json
 import os
@@ -308,14 +309,30 @@ class VagrantDriver(KindDriver):
         if libvirt.delete_domain(domain):
             ctx.progress(f"removed libvirt domain {domain} left behind")
 
-    # -- base box volumes: uploaded by our first `up`, removed when nothing uses them ----
-    # (write-ahead: the pool's volumes before an `up` are kept in base-volumes.pending.json
-    # until that `up` ends, so a base volume an `up` killed by SIGKILL uploaded is ours too)
-    def _volumes_file(self) -> Path:
-        return self.files_dir() / "base-volumes.json"
-
+    # -- base box volumes: vagrant-libvirt uploads a box into the pool once per machine;
+    # every bedform stack records the uploads it made in one machine-wide file (VAGRANT_HOME/
+    # bedform-base-volumes.json, under flock), and the destroy of any stack removes those
+    # no domain's disk is backed by any more. Write-ahead: the pool's volumes before an
+    # `up` are kept in base-volumes.pending.json until that `up` ends, so a base volume an
+    # `up` killed by SIGKILL uploaded is counted too.
     def _pending_file(self) -> Path:
         return self.files_dir() / "base-volumes.pending.json"
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _base_volumes() -> Iterator[set[str]]:
+        """The machine-wide set of base volumes bedform uploaded, locked, saved on exit."""
+        path = client.vagrant_home() / "bedform-base-volumes.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            known = set(json.loads(path.read_text())) if path.exists() else set()
+            before = set(known)
+            yield known
+            if known != before:
+                temporary = path.with_suffix(".tmp")
+                temporary.write_text(json.dumps(sorted(known)))
+                os.replace(temporary, path)
 
     def _before_upload(self) -> set[str]:
         """The pool's volumes now, written ahead of an `up` that may upload a base box."""
@@ -325,39 +342,30 @@ class VagrantDriver(KindDriver):
         return before
 
     def _settle_pending(self) -> None:
-        """Count as ours the base volumes that appeared since an `up` killed midway."""
+        """Count the base volumes that appeared since an `up` killed midway."""
         pending = self._pending_file()
         if pending.exists():
             before = set(json.loads(pending.read_text()))
             self._remember_base_volumes(set(libvirt.volumes()) - before)
 
     def _remember_base_volumes(self, new: set[str]) -> None:
-        self._pending_file().unlink(missing_ok=True)
         uploaded = {v for v in new if BASE_VOLUME_MARK in v}
-        if not uploaded:
-            return
-        path = self._volumes_file()
-        known = set(json.loads(path.read_text())) if path.exists() else set()
-        path.write_text(json.dumps(sorted(known | uploaded)))
+        if uploaded:
+            with self._base_volumes() as known:
+                known |= uploaded
+        self._pending_file().unlink(missing_ok=True)
 
     def _release_base_volumes(self) -> None:
         self._settle_pending()
-        path = self._volumes_file()
-        if not path.exists():
-            return
-        mine = set(json.loads(path.read_text()))
-        present = set(libvirt.volumes())
-        users = [libvirt.virsh("dumpxml", d, check=False) for d in libvirt.domains()]
-        kept = set()
-        for volume in mine & present:
-            if any(volume in xml for xml in users):
-                kept.add(volume)
-            else:
+        with self._base_volumes() as known:
+            present = set(libvirt.volumes())
+            known &= present
+            if not known:
+                return
+            used = libvirt.backing_files()
+            for volume in sorted(known - used):
                 libvirt.delete_volume(volume)
-        if kept:
-            path.write_text(json.dumps(sorted(kept)))
-        else:
-            path.unlink()
+                known.discard(volume)
 
     # -- inventory ------------------------------------------------------------------------
     def inventory(self, name: str, conf: Any, records: Mapping[str, Record]) -> tuple[Any, Any]:
