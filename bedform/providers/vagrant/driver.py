@@ -67,6 +67,10 @@ class VagrantDriver(KindDriver):
         self._instance = ""
         self._lock = threading.Lock()
         self._incomplete: set[str] = set()
+        self._made: set[str] = set()
+        """VMs a `vagrant up` of this process brought up."""
+        self._recorded: set[str] | None = None
+        """VMs the state records (from the refresh); None before a refresh."""
 
     # -- configuration ------------------------------------------------------------------
     @classmethod
@@ -178,6 +182,7 @@ class VagrantDriver(KindDriver):
     def snapshot(self, records: Sequence[Record]) -> Snapshot:
         """One `vagrant status` when there are VMs, one `virsh net-list` for networks."""
         kinds = {record.kind for record in records}
+        self._recorded = {_info_name(r) for r in records if r.kind == MACHINE}
         machines = domains = None
         if MACHINE in kinds:
             if (self.files_dir() / "Vagrantfile").exists():
@@ -209,17 +214,20 @@ class VagrantDriver(KindDriver):
         and brings it up again from scratch, in the batch of the other VMs."""
         self._incomplete.add(name)
 
-    def bring_up(self, name: str, backend: str, ctx: ApplyContext) -> None:
+    def bring_up(self, name: str, backend: str, ctx: ApplyContext, fresh: bool = False
+                 ) -> None:
         """Make VM `name` run. When it does not, every VM of the configuration that is not
         running either, or is incomplete (all of them are planned for this apply), is
         brought up with it in one `vagrant up`, so vagrant-libvirt boots them in
-        parallel."""
+        parallel. `fresh`: the VM has no record; if vagrant has it all the same, a killed
+        run's batch made it, and it is incomplete."""
         if backend == "virtualbox":
             client.check_host(backend)
         with self._locked(f"bringing up {name}"):
             vagrant = self.vagrant(backend)
             self._stop_orphans(vagrant, ctx)
             states = vagrant.status()
+            self._mark_unrecorded(name, fresh, states)
             if states.get(name) == client.RUNNING and name not in self._incomplete:
                 ctx.progress(f"VM {name} is running (brought up with another VM)")
                 return
@@ -246,6 +254,21 @@ class VagrantDriver(KindDriver):
                 if backend == "libvirt":
                     self._remember_base_volumes(set(libvirt.volumes()) - before)
             self._incomplete.difference_update(batch)
+            self._made.update(batch)
+
+    def _mark_unrecorded(self, name: str, fresh: bool, states: Mapping[str, str]) -> None:
+        """VMs vagrant has but no record knows, not made by this run: left by a killed
+        run's `vagrant up` batch (its other VMs' records were never written), incomplete.
+        Every such VM of the configuration when the refresh saw the records, else `name`
+        alone when it is `fresh`."""
+        if self._recorded is None:
+            candidates = [name] if fresh else []
+        else:
+            candidates = [vm.name for vm in (self._conf.vms() if self._conf else [])
+                          if vm.name not in self._recorded]
+        for vm in candidates:
+            if states.get(vm, "not_created") != "not_created" and vm not in self._made:
+                self.mark_incomplete(vm)
 
     def _domain_prefix(self) -> str:
         return self.names(self._instance, self._conf).domain_prefix if self._conf else ""
@@ -399,6 +422,10 @@ def box_added(box: str) -> bool:
     """Whether `box` is added to vagrant for libvirt (a look at VAGRANT_HOME's files)."""
     folder = client.vagrant_home() / "boxes" / box.replace("/", "-VAGRANTSLASH-")
     return any(folder.glob("*/libvirt/metadata.json"))
+
+
+def _info_name(record: Record) -> str:
+    return str({**record.identity, **record.inputs, **record.attributes}.get("name", ""))
 
 
 def _label(cidr: str) -> str:

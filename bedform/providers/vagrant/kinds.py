@@ -158,17 +158,20 @@ class MachineKind(KindHandler["VagrantDriver"]):
         return out
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
-        inputs = resource.inputs
         if ctx.existing is not None and "hostname" not in ctx.existing:
-            self.driver.mark_incomplete(inputs["name"])   # adopted from a killed run
-        ctx.checkpoint({"name": inputs["name"], "domain": inputs["domain"]})
-        self.driver.bring_up(inputs["name"], inputs["backend"], ctx)
-        return self.driver.read_machine(inputs)
+            self.driver.mark_incomplete(resource.inputs["name"])   # adopted from a killed run
+        return self._make(resource, ctx, fresh=ctx.existing is None)
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
         if "hostname" not in record.attributes:
             self.driver.mark_incomplete(resource.inputs["name"])
-        return self.create(resource, ctx)
+        return self._make(resource, ctx, fresh=False)
+
+    def _make(self, resource: Resource, ctx: ApplyContext, fresh: bool) -> dict[str, Any]:
+        inputs = resource.inputs
+        ctx.checkpoint({"name": inputs["name"], "domain": inputs["domain"]})
+        self.driver.bring_up(inputs["name"], inputs["backend"], ctx, fresh=fresh)
+        return self.driver.read_machine(inputs)
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
         info = _info(record)
