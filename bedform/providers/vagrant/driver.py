@@ -69,8 +69,9 @@ class VagrantDriver(KindDriver):
         self._incomplete: set[str] = set()
         self._made: set[str] = set()
         """VMs a `vagrant up` of this process brought up."""
-        self._recorded: set[str] | None = None
-        """VMs the state records (from the refresh); None before a refresh."""
+        self._complete: set[str] | None = None
+        """VMs the state records as made to the end (from the refresh); None before a
+        refresh."""
 
     # -- configuration ------------------------------------------------------------------
     @classmethod
@@ -182,7 +183,8 @@ class VagrantDriver(KindDriver):
     def snapshot(self, records: Sequence[Record]) -> Snapshot:
         """One `vagrant status` when there are VMs, one `virsh net-list` for networks."""
         kinds = {record.kind for record in records}
-        self._recorded = {_info_name(r) for r in records if r.kind == MACHINE}
+        self._complete = {_info_name(r) for r in records if r.kind == MACHINE
+                          and r.status == Status.READY and "hostname" in r.attributes}
         machines = domains = None
         if MACHINE in kinds:
             if (self.files_dir() / "Vagrantfile").exists():
@@ -257,15 +259,15 @@ class VagrantDriver(KindDriver):
             self._made.update(batch)
 
     def _mark_unrecorded(self, name: str, fresh: bool, states: Mapping[str, str]) -> None:
-        """VMs vagrant has but no record knows, not made by this run: left by a killed
-        run's `vagrant up` batch (its other VMs' records were never written), incomplete.
-        Every such VM of the configuration when the refresh saw the records, else `name`
-        alone when it is `fresh`."""
-        if self._recorded is None:
+        """VMs vagrant has but no record knows as complete, not made by this run: left by
+        a killed run's `vagrant up` batch (whatever their records say), incomplete. Every
+        such VM of the configuration when the refresh saw the records, else `name` alone
+        when it is `fresh`."""
+        if self._complete is None:
             candidates = [name] if fresh else []
         else:
             candidates = [vm.name for vm in (self._conf.vms() if self._conf else [])
-                          if vm.name not in self._recorded]
+                          if vm.name not in self._complete]
         for vm in candidates:
             if states.get(vm, "not_created") != "not_created" and vm not in self._made:
                 self.mark_incomplete(vm)
