@@ -26,7 +26,10 @@ from typing import Any
 import yaml
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    # run as a script: this folder must not shadow python-vagrant's `vagrant` module
+    HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.common import REPO, Row, cli, cli_env, print_table
 
