@@ -104,8 +104,9 @@ def enoslib_rows() -> list[Row]:
         try:
             cli(config, "apply", "--auto-approve", "--target=vms.vagrantfile[main]",
                 "--target=vms.network[management]", "--target=vms.network[192.168.216.0/24]")
-            shutil.copy(Path(root) / ".bedform" / "providers" / "vms" / "Vagrantfile",
-                        machine_dir / "Vagrantfile")
+            rendered = Path(root) / ".bedform" / "providers" / "vms"
+            shutil.copy(rendered / "Vagrantfile", machine_dir / "Vagrantfile")
+            shutil.copytree(rendered / "machines", machine_dir / "machines")
             first = _timed(lambda: (client.up(), client.provision()))
             again = _timed(lambda: (client.up(), client.provision()))
             gone = _timed(client.destroy)
@@ -131,12 +132,17 @@ def measure(cold: bool = False, parts: tuple[str, ...] = PARTS) -> list[Row]:
                 _box_build("--force") if cold else None,
                 note="" if cold else "run with --cold"),
             Row("vagrant: box build, cached", 10.0, _box_build())]
-    if "1" in parts:
-        rows += bedform_rows(1)
-    if "2" in parts:
-        rows += bedform_rows(2)
-    if "enoslib" in parts:
-        rows += enoslib_rows()
+    steps: list[tuple[str, Callable[[], list[Row]]]] = [
+        ("1", lambda: bedform_rows(1)), ("2", lambda: bedform_rows(2)),
+        ("enoslib", enoslib_rows)]
+    for part, step in steps:
+        if part not in parts:
+            continue
+        try:
+            rows += step()
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            rows.append(Row(f"vagrant: part {part}", None, None, note=f"failed: {error}"))
+        print_table(rows[-3:], file=sys.stderr)
     return rows
 
 
