@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils
-          dnsmasq-base debootstrap e2fsprogs)
+          dnsmasq-base debootstrap e2fsprogs libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

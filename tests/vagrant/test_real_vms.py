@@ -3,14 +3,18 @@
 Needs root and the host set-up (`sudo bash scripts/vagrant-host.sh` then
 `sudo bash scripts/vagrant-box.sh`); run with `pytest -m vagrant tests/vagrant`.
 Each `vagrant up` costs minutes here (no usable KVM), so one test walks the whole life
-of one stack: apply, reach, reload, drift, repair, destroy. It prints its timings.
+of one stack: an apply SIGKILLed during `vagrant up`, the apply that converges, reach,
+reload, drift, repair, destroy. It prints its timings.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import shutil
+import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,40 +26,14 @@ from bedform.inventory import ssh_config
 from bedform.planner.diff import Action
 from bedform.providers.vagrant import libvirt
 from bedform.providers.vagrant.client import VagrantClient
-from bedform.providers.vagrant.config import DEFAULT_BOX
-from bedform.providers.vagrant.driver import box_added
+from tests.vagrant.realhost import libvirt_inventory, require_real_host
 
 pytestmark = pytest.mark.vagrant
 
 
-def _host_problem() -> str:
-    if os.geteuid() != 0:
-        return "needs root (libvirt qemu:///system)"
-    for program, fix in (("vagrant", "scripts/vagrant-host.sh"),
-                         ("virsh", "scripts/vagrant-host.sh")):
-        if shutil.which(program) is None:
-            return f"{program} is missing: run sudo bash {fix}"
-    done = subprocess.run(["virsh", "-c", libvirt.URI, "version"], capture_output=True,
-                          timeout=30)
-    if done.returncode != 0:
-        return "libvirtd is not running: run sudo bash scripts/vagrant-host.sh"
-    if not box_added(DEFAULT_BOX):
-        return f"box {DEFAULT_BOX} is not added: run sudo bash scripts/vagrant-box.sh"
-    return ""
-
-
 @pytest.fixture(scope="module")
 def host_ready(request: pytest.FixtureRequest) -> None:
-    if "vagrant" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("real-VM test (minutes): select it with `pytest -m vagrant`")
-    problem = _host_problem()
-    if problem:
-        pytest.skip(f"real-VM test: {problem}")
-
-
-def libvirt_inventory() -> dict[str, list[str]]:
-    return {"domains": sorted(libvirt.domains()), "networks": sorted(libvirt.networks()),
-            "volumes": sorted(libvirt.volumes())}
+    require_real_host(request, "vagrant")
 
 
 def ssh(config: Path, alias: str, command: str) -> str:
@@ -86,6 +64,42 @@ class Calls:
         return seen
 
 
+KILLED_RUN = """
+import json, sys
+from bedform import Vagrant, VagrantConf
+conf = VagrantConf.from_dictionary(json.loads(sys.argv[1]))
+Vagrant(conf, name=sys.argv[2], state_dir=sys.argv[3]).init()
+"""
+
+
+def kill_during_up(provider: Vagrant, conf: VagrantConf, names: list[str]) -> str:
+    """Run `provider.init()` in another process and SIGKILL it once vagrant-libvirt has
+    defined every domain of `names` (their guests are booting; `vagrant up` goes on
+    alone, orphaned). What the killed run left, for the test's output."""
+    log = provider.state_dir.parent / "killed-run.log"
+    with log.open("wb") as output:
+        runner = subprocess.Popen(
+            [sys.executable, "-c", KILLED_RUN, json.dumps(conf.to_dict()), provider.name,
+             str(provider.state_dir)], stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    deadline = time.monotonic() + 900
+    try:
+        while time.monotonic() < deadline and runner.poll() is None:
+            wanted = {f"{domain_prefix(provider)}{n}" for n in names}
+            if wanted and wanted <= set(libvirt.domains()):
+                break
+            time.sleep(1)
+        assert runner.poll() is None, \
+            f"the run ended by itself (exit {runner.returncode}):\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, "no domain was defined within 900 s"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=30)
+    orphans = sorted(p.name for p in provider_dir(provider).glob("vagrant-*.pid"))
+    return f"killed with domains defined; vagrant left running: {orphans}"
+
+
 def test_two_vms_life(host_ready, tmp_path, monkeypatch):
     timings: dict[str, float] = {}
     before = libvirt_inventory()
@@ -93,15 +107,29 @@ def test_two_vms_life(host_ready, tmp_path, monkeypatch):
             .add_machine(roles=["server"], flavour="tiny")
             .add_machine(roles=["client"], flavour="tiny")
             .add_network(cidr="192.168.213.0/24", roles=["private"]).finalize())
-    provider = Vagrant(conf, name=f"vt{uuid.uuid4().hex[:6]}", state_dir=tmp_path / "state")
+    provider = Vagrant(conf, name=f"vt{uuid.uuid4().hex[:6]}", state_dir=tmp_path / "state",
+                       echo=lambda line: print(f"  | {line}"))
     calls = Calls(monkeypatch)
     config = tmp_path / "ssh-config"
     try:
         started = time.monotonic()
+        print("\nCHAOS " + kill_during_up(provider, conf, ["bft-0", "bft-1"]))
+        timings["apply SIGKILLed during vagrant up"] = time.monotonic() - started
+
+        started = time.monotonic()
         roles, networks = provider.init()
-        timings["apply (2 VMs)"] = time.monotonic() - started
+        timings["apply after the kill (2 VMs)"] = time.monotonic() - started
         ups = [c for c in calls.take() if c.startswith("up")]
         assert ups == ["up bft-0 bft-1"], ups          # one batch, VMs booted in parallel
+        prefix = domain_prefix(provider)
+        ours = sorted(d for d in libvirt.domains() if d.startswith(prefix))
+        assert ours == [f"{prefix}bft-0", f"{prefix}bft-1"], ours     # no duplicate
+        for vm in ("bft-0", "bft-1"):                  # vagrant knows the very domain
+            recorded = (provider_dir(provider) / ".vagrant" / "machines" / vm / "libvirt"
+                        / "id").read_text().strip()
+            assert libvirt.virsh("domuuid", prefix + vm).strip() == recorded
+        assert not list(provider_dir(provider).glob("vagrant-*.pid"))
+
         server, client = roles["server"][0], roles["client"][0]
         assert (server.alias, client.alias) == ("bft-0", "bft-1")
         assert [str(n.network) for n in networks["private"]] == ["192.168.213.0/24"]
@@ -117,8 +145,7 @@ def test_two_vms_life(host_ready, tmp_path, monkeypatch):
         timings["no-op reload"] = time.monotonic() - started
         assert calls.take() == ["status"]
 
-        domain = f"{provider_domain_prefix(provider)}bft-1"
-        libvirt.virsh("destroy", domain)
+        libvirt.virsh("destroy", f"{prefix}bft-1")
         plan = provider.plan()
         assert [(c.address, c.action) for c in plan.actionable] == [
             (f"{provider.name}.machine[bft-1]", Action.UPDATE)]
@@ -135,7 +162,15 @@ def test_two_vms_life(host_ready, tmp_path, monkeypatch):
     assert libvirt_inventory() == before
 
 
-def provider_domain_prefix(provider: Vagrant) -> str:
-    vagrantfile = (provider.state_dir / "providers" / provider.name / "Vagrantfile").read_text()
-    line = next(line for line in vagrantfile.splitlines() if "lv.default_prefix" in line)
+def provider_dir(provider: Vagrant) -> Path:
+    return provider.state_dir / "providers" / provider.name
+
+
+def domain_prefix(provider: Vagrant) -> str:
+    """The libvirt domain prefix of the provider's Vagrantfile ("" before it exists)."""
+    vagrantfile = provider_dir(provider) / "Vagrantfile"
+    if not vagrantfile.exists():
+        return ""
+    line = next(line for line in vagrantfile.read_text().splitlines()
+                if "lv.default_prefix" in line)
     return line.split('"')[1]

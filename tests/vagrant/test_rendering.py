@@ -31,11 +31,23 @@ def expand(tmp_path: Path, section=SECTION, stack_id="stack-1"):
     return {r.address: r for r in driver.expand("vms", section, {})}
 
 
+def write_files(tmp_path: Path, section=SECTION) -> str:
+    """The Vagrantfile and the VMs' files, written as apply does; all their text."""
+    driver = VagrantDriver(DriverContext("st", "stack-1", tmp_path))
+    resources = {r.address: r for r in driver.expand("vms", section, {})}
+    (tmp_path / "Vagrantfile").write_text(resources["vms.vagrantfile[main]"].inputs["content"])
+    driver.write_machine_files()
+    return "".join(path.read_text() for path in
+                   [tmp_path / "Vagrantfile", *sorted((tmp_path / "machines").glob("*.rb"))])
+
+
 def test_vagrantfile_lives_in_the_state_directory_and_names_isolated_networks(tmp_path):
     resources = expand(tmp_path)
     vagrantfile = resources["vms.vagrantfile[main]"].inputs
     assert vagrantfile["path"] == str(tmp_path / "Vagrantfile")
-    text = vagrantfile["content"]
+    text = write_files(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "machines").iterdir()) == \
+        ["enos-0.rb", "enos-1-1.rb", "enos-1-2.rb"]
     mgmt = resources["vms.network[management]"].inputs["name"]
     private = resources["vms.network[192.168.56.0/24]"].inputs["name"]
     assert f'lv.management_network_name = "{mgmt}"' in text
@@ -48,13 +60,18 @@ def test_vagrantfile_lives_in_the_state_directory_and_names_isolated_networks(tm
     assert "lv.memory = 1024" in text
 
 
-def test_a_flavour_change_touches_one_vm_and_the_file_digest(tmp_path):
+def test_a_flavour_change_touches_one_vm_and_growth_adds_only(tmp_path):
     before = expand(tmp_path)
     section = {**SECTION, "resources": {**SECTION["resources"], "machines": [
         {"roles": ["server"], "flavour": "small"}, SECTION["resources"]["machines"][1]]}}
     after = expand(tmp_path, section)
     changed = [a for a in before if before[a].inputs != after[a].inputs]
-    assert changed == ["vms.vagrantfile[main]", "vms.machine[enos-0]"]
+    assert changed == ["vms.machine[enos-0]"]     # its own file, not the Vagrantfile
+    grown = {**SECTION, "resources": {**SECTION["resources"], "machines": [
+        *SECTION["resources"]["machines"], {"roles": ["server"], "flavour": "tiny"}]}}
+    after = expand(tmp_path, grown)
+    assert [a for a in before if before[a].inputs != after[a].inputs] == []
+    assert set(after) - set(before) == {"vms.machine[enos-2]"}
 
 
 def test_names_differ_between_stacks(tmp_path):
@@ -67,8 +84,7 @@ def test_names_differ_between_stacks(tmp_path):
 @pytest.mark.skipif(shutil.which("vagrant") is None, reason="vagrant is not installed")
 @pytest.mark.parametrize("backend", ["libvirt", "virtualbox"])
 def test_vagrant_validates_the_rendered_file(tmp_path, backend):
-    text = expand(tmp_path, {**SECTION, "backend": backend})["vms.vagrantfile[main]"]
-    (tmp_path / "Vagrantfile").write_text(text.inputs["content"])
+    write_files(tmp_path, {**SECTION, "backend": backend})
     done = subprocess.run(["vagrant", "validate"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120,
                           env={"VAGRANT_CHECKPOINT_DISABLE": "1", "PATH": "/usr/bin:/bin",

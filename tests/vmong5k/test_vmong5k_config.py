@@ -52,6 +52,10 @@ def test_job_type_drops_deploy_and_flavours() -> None:
     ({"imagee": "/x"}, ("imagee",), "unknown field"),
     ({"strategy": "clone"}, ("strategy",), "is not one of"),
     ({"image": "relative.qcow2"}, ("image",), "does not match"),
+    ({"bridge": "a-bridge-name-too-long"}, ("bridge",), "does not match"),
+    ({"direct_boot": {"initrd": "/boot/initrd.img"}}, ("direct_boot", "kernel"),
+     "missing required field"),
+    ({"direct_boot": {"kernel": "vmlinuz"}}, ("direct_boot", "kernel"), "does not match"),
     ({"machines": [{"roles": ["a"], "cluster": "parasilo", "flavour": "huge"}]},
      ("resources", "machines", 0, "flavour"), "is not one of"),
     ({"machines": [{"roles": ["a"], "cluster": "parasilo", "flavour": "tiny",
@@ -118,13 +122,42 @@ def test_rendered_xml_is_valid_for_libvirt(tmp_path: Path) -> None:
                             key="ssh-ed25519 AAAA a@b", extra_disk="/tmp/e.raw")
     assert virsh.validate(xml)["interfaces"] == [{"mac": "00:16:3e:9e:00:02",
                                                   "bridge": "br0"}]
+    assert libvirt_schema_errors(xml, tmp_path) in (None, "")
+
+
+def libvirt_schema_errors(xml: str, tmp_path: Path) -> str | None:
+    """libvirt's own RelaxNG verdict on a domain XML (None when not installed here)."""
     validator = shutil.which("virt-xml-validate")
-    if validator and shutil.which("xmllint"):  # libvirt's own RelaxNG schema
-        path = tmp_path / "d.xml"
-        path.write_text(xml)
-        done = subprocess.run([validator, str(path), "domain"], capture_output=True,
-                              text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
+    if not (validator and shutil.which("xmllint")):
+        return None
+    path = tmp_path / "d.xml"
+    path.write_text(xml)
+    done = subprocess.run([validator, str(path), "domain"], capture_output=True,
+                          text=True, timeout=60)
+    return "" if done.returncode == 0 else done.stderr
+
+
+def test_direct_boot_and_bridge_reach_the_xml_of_every_vm(tmp_path: Path) -> None:
+    loaded = conf(domain_type="qemu", bridge="bfmg0", direct_boot={
+        "kernel": "/images/vmlinuz", "initrd": "/images/initrd.img",
+        "cmdline": "root=/dev/vda rw console=ttyS0"})
+    common = {"subnets": ["10.158.0.0/22"], "working_dir": loaded.working_dir,
+              "domain_type": loaded.domain_type, "strategy": loaded.strategy,
+              "bridge": loaded.bridge, "direct_boot": loaded.direct_boot}
+    spec = domain_spec({"slot": 0, "flavour": {"core": 1, "mem": 512}}, common)
+    xml = spec["xml"]
+    assert "<kernel>/images/vmlinuz</kernel><initrd>/images/initrd.img</initrd>" \
+           "<cmdline>root=/dev/vda rw console=ttyS0</cmdline>" in xml
+    assert "<boot dev='hd'/>" not in xml and "<domain type=\"qemu\">" in xml
+    assert virsh.validate(xml)["interfaces"] == [{"mac": "00:16:3e:9e:00:02",
+                                                  "bridge": "bfmg0"}]
+    assert libvirt_schema_errors(xml, tmp_path) in (None, "")
+    # the defaults render EnOSlib's domain: boot from the disk, on br0
+    plain = domain_spec({"slot": 0, "flavour": {"core": 1, "mem": 512}},
+                        {**common, "bridge": conf().bridge, "direct_boot": None})["xml"]
+    assert "<boot dev='hd'/>" in plain and "bridge=\"br0\"" in plain
+    assert "ip link show bfmg0 " in domain.setup_script(working_dir="/w", image="/i",
+                                                        bridge="bfmg0")
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -151,12 +184,13 @@ def test_box_virsh_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     path.write_text(xml)
     assert virsh.main(["define", str(path)]) == 0
     assert virsh.main(["define", str(path)]) == 0    # redefining the same name: update
+    own = f"<uuid>{domain.domain_uuid('00:16:3e:9e:00:02')}</uuid>"
+    assert own in xml                                # the uuid derives from the MAC
     other = tmp_path / "other.xml"
-    other.write_text(xml.replace("<name>vm1</name>",
-                                 "<name>vm1</name><uuid>4dea22b3-1d52-d8f3-2516-"
-                                 "782e98ab3fa0</uuid>"))
-    assert virsh.main(["define", str(other)]) == 1   # same name, another uuid
-    assert "already exists" in capsys.readouterr().err
+    for uuid in ("<uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>", ""):
+        other.write_text(xml.replace(own, uuid))
+        assert virsh.main(["define", str(other)]) == 1   # same name: another uuid or none
+        assert "already exists" in capsys.readouterr().err
     assert virsh.main(["start", "vm1"]) == 1         # its disk does not exist
     assert "Cannot access storage file" in capsys.readouterr().err
     assert virsh.main(["list", "--all"]) == 0

@@ -5,6 +5,11 @@ Vagrantfile and `.vagrant/` live there). python-vagrant builds the commands and 
 `status --machine-readable` and `ssh-config`; this module adds deadlines (the process
 group is killed when one passes), streams `vagrant up` output lines as progress, and
 turns failures into ProviderErrors that carry the end of vagrant's output.
+
+Each `vagrant` command runs in its own process group, whose id (with bedform's pid) is
+written to `vagrant-<pgid>.pid` in the state directory while it runs: when bedform is
+killed (SIGKILL) during a `vagrant up`, vagrant goes on alone, and the next run stops
+that orphan (`stop_orphans`) before it touches the VMs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,6 +35,7 @@ COMMAND_TIMEOUT = 120.0
 UP_TIMEOUT = 1800.0
 """`vagrant up` under QEMU TCG takes 2.5-3 min per batch here; this is the ceiling."""
 RUNNING = vagrant.Vagrant.RUNNING
+PID_FILES = "vagrant-*.pid"
 
 
 class BoundedVagrant(vagrant.Vagrant):
@@ -48,9 +55,13 @@ class BoundedVagrant(vagrant.Vagrant):
 def run(command: Sequence[str], cwd: str, env: dict[str, str] | None, timeout: float,
         on_line: Callable[[str], None] | None = None) -> str:
     """Run `command` in its own process group; its stdout. The group is killed when
-    `timeout` passes; a non-zero exit is a ProviderError with the output's tail."""
+    `timeout` passes; a non-zero exit is a ProviderError with the output's tail. While
+    it runs, its process group id and ours are in `<cwd>/vagrant-<pgid>.pid`."""
     process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    pid_file = Path(cwd) / f"vagrant-{process.pid}.pid"
+    with contextlib.suppress(OSError):
+        pid_file.write_text(f"{process.pid} {os.getpid()}\n")
     expired = threading.Event()
 
     def kill() -> None:
@@ -74,6 +85,8 @@ def run(command: Sequence[str], cwd: str, env: dict[str, str] | None, timeout: f
         raise
     finally:
         watchdog.cancel()
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
     text = "\n".join(lines)
     shown = " ".join(command[1:3])
     if expired.is_set():
@@ -97,9 +110,18 @@ class VagrantClient:
                     "LIBVIRT_DEFAULT_URI": "qemu:///system"}
         self.vagrant = BoundedVagrant(self.root, self.env, timeout)
 
-    def status(self) -> dict[str, str]:
-        """Every machine of the Vagrantfile: name -> state (one `vagrant status`)."""
-        return {s.name: s.state for s in self.vagrant.status()}
+    def status(self, locked_for: float = 60.0) -> dict[str, str]:
+        """Every machine of the Vagrantfile: name -> state (one `vagrant status`; tried
+        again for at most `locked_for` seconds while another vagrant holds a VM's lock,
+        e.g. a `vagrant ssh` by hand)."""
+        deadline = time.monotonic() + locked_for
+        while True:
+            try:
+                return {s.name: s.state for s in self.vagrant.status()}
+            except ProviderError as error:
+                if "MachineLocked" not in (error.hint or "") or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def up(self, names: Sequence[str], backend: str,
            progress: Callable[[str], None]) -> None:
@@ -118,6 +140,60 @@ class VagrantClient:
 
     def halt(self, name: str) -> None:
         self.vagrant.halt(vm_name=name, force=True)
+
+    def stop_orphans(self, grace: float = 10.0) -> list[int]:
+        """Kill the process groups of `vagrant` commands left running in this directory
+        by a bedform process that died (vagrant-<pgid>.pid files); their ids. Only
+        processes whose working directory is this one are taken (a recycled pid is left
+        alone). Waits at most `grace` seconds for them to end."""
+        killed = []
+        for pid_file in sorted(self.root.glob(PID_FILES)):
+            try:
+                pgid, owner = (int(n) for n in pid_file.read_text().split())
+            except (OSError, ValueError):
+                continue
+            if owner == os.getpid() or _alive(owner):
+                continue              # a live bedform's command: not an orphan
+            if _group_in(pgid, self.root):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                deadline = time.monotonic() + grace
+                while _group_in(pgid, self.root) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if _group_in(pgid, self.root):
+                    raise ProviderError(
+                        f"a vagrant process left by an earlier run (process group {pgid}) "
+                        f"did not end within {grace:g} s",
+                        hint=f"Stop it (`kill -9 -{pgid}`), then run again.")
+                killed.append(pgid)
+            with contextlib.suppress(OSError):
+                pid_file.unlink()
+        return killed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _group_in(pgid: int, root: Path) -> list[int]:
+    """Live processes of process group `pgid` whose working directory is `root`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            if Path(os.readlink(entry / "cwd")).resolve() == root.resolve():
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def check_host(backend: str) -> None:

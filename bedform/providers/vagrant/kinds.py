@@ -22,7 +22,7 @@ from bedform.providers.base import ApplyContext, KindSpec, Observed, Resource
 from bedform.providers.kinds import KindHandler, RefreshView
 from bedform.providers.vagrant import libvirt
 from bedform.providers.vagrant.client import RUNNING
-from bedform.providers.vagrant.vagrantfile import digest
+from bedform.providers.vagrant.vagrantfile import MACHINES_DIR, digest
 from bedform.state.model import Record
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ class FileKind(KindHandler["VagrantDriver"]):
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(resource.inputs["content"])
         os.replace(temporary, path)
+        self.driver.write_machine_files()
         return {"path": str(path), "digest": resource.inputs["digest"]}
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class FileKind(KindHandler["VagrantDriver"]):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         shutil.rmtree(path.parent / ".vagrant", ignore_errors=True)
+        shutil.rmtree(path.parent / MACHINES_DIR, ignore_errors=True)
 
 
 class NetworkKind(KindHandler["VagrantDriver"]):
@@ -139,7 +141,8 @@ class MachineKind(KindHandler["VagrantDriver"]):
                 state = _vagrant_state(snap.domains.get(domain) if snap.domains else None)
             if state in HALTED | {RUNNING} and "hostname" not in record.attributes:
                 # left by an interrupted apply: alive (destroy deletes it), and apply
-                # repairs it in place: `vagrant up` if needed, then its ssh-config
+                # makes it again from scratch, in one batch with the others
+                self.driver.mark_incomplete(name)
                 out[record.address] = Observed(
                     alive=True, attributes=dict(record.attributes),
                     drift=[f"VM {name} ({state}) was left incomplete by an interrupted run"])
@@ -155,13 +158,20 @@ class MachineKind(KindHandler["VagrantDriver"]):
         return out
 
     def create(self, resource: Resource, ctx: ApplyContext) -> dict[str, Any]:
-        inputs = resource.inputs
-        ctx.checkpoint({"name": inputs["name"], "domain": inputs["domain"]})
-        self.driver.bring_up(inputs["name"], inputs["backend"], ctx)
-        return self.driver.read_machine(inputs)
+        if ctx.existing is not None and "hostname" not in ctx.existing:
+            self.driver.mark_incomplete(resource.inputs["name"])   # adopted from a killed run
+        return self._make(resource, ctx, fresh=ctx.existing is None)
 
     def update(self, resource: Resource, record: Record, ctx: ApplyContext) -> dict[str, Any]:
-        return self.create(resource, ctx)
+        if "hostname" not in record.attributes:
+            self.driver.mark_incomplete(resource.inputs["name"])
+        return self._make(resource, ctx, fresh=False)
+
+    def _make(self, resource: Resource, ctx: ApplyContext, fresh: bool) -> dict[str, Any]:
+        inputs = resource.inputs
+        ctx.checkpoint({"name": inputs["name"], "domain": inputs["domain"]})
+        self.driver.bring_up(inputs["name"], inputs["backend"], ctx, fresh=fresh)
+        return self.driver.read_machine(inputs)
 
     def delete(self, record: Record, ctx: ApplyContext) -> None:
         info = _info(record)

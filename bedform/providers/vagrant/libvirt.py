@@ -8,6 +8,7 @@ out no gateway. `check_isolated` refuses any network definition that would forwa
 from __future__ import annotations
 
 import ipaddress
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -140,6 +141,25 @@ def delete_domain(name: str) -> bool:
     if name in domains():
         raise ProviderError(f"libvirt domain {name} could not be removed", hint=HOST_HINT)
     return True
+
+
+def backing_files() -> set[str]:
+    """File names of the backing images of every domain's disks, running or not (the
+    inactive XML does not show them: each disk's qcow2 header is read)."""
+    names: set[str] = set()
+    for domain in domains():
+        for line in virsh("domblklist", domain, "--details", check=False).splitlines()[2:]:
+            fields = line.split()
+            if len(fields) != 4 or fields[1] != "disk" or not fields[3].startswith("/"):
+                continue
+            done = subprocess.run(["qemu-img", "info", "-U", "--output=json", fields[3]],
+                                  capture_output=True, text=True, timeout=TIMEOUT,
+                                  check=False)
+            if done.returncode == 0:
+                backing = json.loads(done.stdout).get("backing-filename")
+                if backing:
+                    names.add(backing.rsplit("/", 1)[-1])
+    return names
 
 
 def volumes(pool: str = POOL) -> list[str]:

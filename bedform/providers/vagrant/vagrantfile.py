@@ -1,6 +1,10 @@
 """The Vagrantfile of a provider instance, rendered from its configuration.
 
-Written into the instance's state directory (never the user's current directory). Every
+Written into the instance's state directory (never the user's current directory). The
+Vagrantfile holds what all VMs share and loads one file per VM from `machines/`
+(`<vm>.rb`, its own `Vagrant.configure` block): adding or removing a VM adds or removes
+its file and leaves the Vagrantfile as it was, so growing a stack changes nothing that
+exists. Every
 private network names the isolated libvirt network bedform created for its cidr, with
 `forward_mode none` and `always_destroy false`, so vagrant-libvirt neither makes a NAT
 network nor deletes ours; the management network is the instance's own isolated one.
@@ -16,6 +20,7 @@ import attrs
 
 from bedform.providers.vagrant.config import VagrantConf, VmPlan
 
+MACHINES_DIR = "machines"
 ROOT_SSH_SCRIPT = "cp -r /home/vagrant/.ssh /root/ && chown -R root:root /root/.ssh"
 """The provisioner EnOSlib runs: root logs in with the Vagrant key."""
 
@@ -57,9 +62,18 @@ def render(conf: VagrantConf, names: Names, header: str) -> str:
         "    lv.management_network_keep = true",
         "  end",
     ]
-    for vm in conf.vms():
-        lines += _machine(vm, names)
-    lines.append("end")
+    lines += [
+        "end",
+        "# one file per VM, each written before its `vagrant up`",
+        f'Dir.glob(File.join(__dir__, "{MACHINES_DIR}", "*.rb")).sort.each {{ |path| load path }}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def machine(vm: VmPlan, names: Names) -> str:
+    """The text of `machines/<vm>.rb`: the definition of one VM."""
+    lines = ['# Rendered by bedform: edits are overwritten at the next apply.',
+             'Vagrant.configure("2") do |config|', *_machine(vm, names), "end"]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,9 @@ vms:
 ```
 
 EnOSlib's fields keep their meaning, with these differences (each says so in the docs):
-the default `networks` list is never shared between configurations; `cluster` is
+the default `networks` list is never shared between configurations; `bridge` and
+`direct_boot` (bedform extensions) adapt the domain to a node whose bridge has another
+name or an image without a boot loader; `cluster` is
 required (EnOSlib reads it unconditionally); `skip` is the number of subnet addresses
 left free before the first VM (EnOSlib declares it and ignores it); `undercloud` takes
 node FQDNs (the group runs on those nodes) and `nodes` (a bedform extension) fixes the
@@ -43,6 +45,7 @@ from bedform.providers.g5k.config import (
     WALLTIME_PATTERN,
 )
 from bedform.providers.schema import validate_section
+from bedform.providers.vmong5k.domain import BRIDGE as DEFAULT_BRIDGE
 
 DEFAULT_IMAGE = "/grid5000/virt-images/debian11-x64-nfs.qcow2"
 DEFAULT_WORKING_DIR = "/tmp/enos_vmong5k"
@@ -90,6 +93,16 @@ SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["resources"],
     "properties": {
         "domain_type": {"type": "string", "enum": ["kvm", "qemu"]},
+        "bridge": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,15}$",
+                   "description": "The nodes' bridge the VMs join (default br0, made over "
+                                  "the node's NIC when absent)."},
+        "direct_boot": {
+            "type": "object", "additionalProperties": False, "required": ["kernel"],
+            "description": "Boot a kernel given by path on the nodes instead of the "
+                           "image's boot loader (an image without one).",
+            "properties": {"kernel": {"type": "string", "pattern": "^/"},
+                           "initrd": {"type": "string", "pattern": "^/"},
+                           "cmdline": {"type": "string"}}},
         "enable_taktuk": {"type": "boolean"},
         "force_deploy": {"type": "boolean"},
         "job_name": {"type": "string", "minLength": 1},
@@ -181,9 +194,9 @@ class VMonG5kMachineConf:
         return out
 
 
-_TOP = ("domain_type", "enable_taktuk", "force_deploy", "job_name", "job_type", "queue",
-        "reservation", "walltime", "image", "skip", "strategy", "subnet_type",
-        "working_dir", "project", "env_name", "key", "gateway", "jump")
+_TOP = ("domain_type", "bridge", "direct_boot", "enable_taktuk", "force_deploy",
+        "job_name", "job_type", "queue", "reservation", "walltime", "image", "skip",
+        "strategy", "subnet_type", "working_dir", "project", "env_name", "key", "gateway", "jump")
 
 
 @attrs.define
@@ -191,6 +204,8 @@ class VMonG5kConf:
     """EnOSlib's VMonG5k Configuration (see the module docstring for the differences)."""
 
     domain_type: str = "kvm"
+    bridge: str = DEFAULT_BRIDGE
+    direct_boot: dict[str, str] | None = None
     enable_taktuk: bool = False
     force_deploy: bool = False
     job_name: str | None = None

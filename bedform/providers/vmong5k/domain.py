@@ -15,6 +15,7 @@ import base64
 import gzip
 import hashlib
 import shlex
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -28,10 +29,15 @@ PACK_ABOVE = 32 * 1024
 
 def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
                domain_type: str = "kvm", bridge: str = BRIDGE, key: str = "",
-               extra_devices: str = "", extra_disk: str | None = None) -> str:
+               extra_devices: str = "", extra_disk: str | None = None,
+               direct_boot: Mapping[str, str] | None = None) -> str:
     """The domain XML of one VM (EnOSlib's template: memory in KiB, host-model CPU,
     virtio qcow2 disk, bridged virtio NIC with the VM's MAC, serial console, VNC); the
-    stack's public key travels in the domain metadata."""
+    stack's public key travels in the domain metadata. `direct_boot` (kernel, initrd,
+    cmdline: paths on the node) boots that kernel instead of the disk's boot loader.
+    The uuid derives from the MAC (`domain_uuid`): libvirt refuses to define again,
+    without a uuid or with another one, a domain that exists (a resumed batch, a changed
+    flavour)."""
     extra = ""
     if extra_disk:
         extra = (f"    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
@@ -40,11 +46,12 @@ def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
     return (
         f"<domain type={quoteattr(domain_type)}>\n"
         f"  <name>{escape(name)}</name>\n"
+        f"  <uuid>{domain_uuid(mac)}</uuid>\n"
         f"  <metadata><bedform:vm xmlns:bedform={quoteattr(METADATA_NS)}>"
         f"<bedform:ssh_key>{escape(key.strip())}</bedform:ssh_key></bedform:vm></metadata>\n"
         f"  <memory unit='KiB'>{mem_mib * 1024}</memory>\n"
         f"  <vcpu>{core}</vcpu>\n"
-        "  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>\n"
+        f"  <os><type arch='x86_64'>hvm</type>{_boot(direct_boot)}</os>\n"
         "  <features><acpi/><apic/></features>\n"
         "  <cpu mode='host-model'/>\n"
         "  <devices>\n"
@@ -59,6 +66,22 @@ def render_xml(*, name: str, core: int, mem_mib: int, mac: str, disk: str,
         f"{'    ' + extra_devices.strip() + chr(10) if extra_devices.strip() else ''}"
         "  </devices>\n"
         "</domain>\n")
+
+
+UUID_PREFIX = str(uuid.uuid5(uuid.NAMESPACE_URL, METADATA_NS))[:23]
+
+
+def domain_uuid(mac: str) -> str:
+    """The domain's uuid: a fixed prefix and the MAC's 12 hex digits (unique per MAC,
+    and a batch of a thousand domains still compresses into one command line)."""
+    return f"{UUID_PREFIX}-{mac.replace(':', '').lower()}"
+
+
+def _boot(direct_boot: Mapping[str, str] | None) -> str:
+    if not direct_boot:
+        return "<boot dev='hd'/>"
+    return "".join(f"<{tag}>{escape(direct_boot[tag])}</{tag}>"
+                   for tag in ("kernel", "initrd", "cmdline") if direct_boot.get(tag))
 
 
 def digest(xml: str) -> str:

@@ -116,7 +116,9 @@ class VMonG5kDriver(G5kDriver):
         recorded = {a: r.inputs["slot"] for a, r in records.items()
                     if r.kind == "vmong5k_vm" and "slot" in r.inputs}
         slots = placement.allocate_slots(wanted, recorded)
-        common = {"working_dir": conf.working_dir, "jump": jump}
+        common: dict[str, Any] = {"working_dir": conf.working_dir, "jump": jump}
+        if conf.bridge != domain.BRIDGE:     # inputs of existing stacks stay the same
+            common["bridge"] = conf.bridge
         for index, (machine, nodes) in enumerate(zip(conf.machines, counts, strict=True)):
             site = machine.site
             job = f"{name}.job[{site}]"
@@ -131,6 +133,8 @@ class VMonG5kDriver(G5kDriver):
                          "job_uid": Ref(job, "uid"), "skip": conf.skip,
                          "domain_type": conf.domain_type, "strategy": conf.strategy,
                          "key": key}
+            if conf.direct_boot:
+                vm_common["direct_boot"] = dict(conf.direct_boot)
             per_node: list[list[dict[str, Any]]] = [[] for _ in range(nodes)]
             vm_resources = []
             for k, j in enumerate(placement.round_robin(machine.number, nodes)):

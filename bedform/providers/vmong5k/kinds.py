@@ -59,7 +59,7 @@ def _job_gone(record: Record, view: RefreshView) -> Observed | None:
 def domain_spec(vm: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
     """Name, addresses, disk and XML of one VM: `vm` holds its slot, flavour and extra
     disk or devices; `common` the subnets, skip, working_dir, domain_type, strategy, key
-    of its provider."""
+    of its provider, and its bridge and direct_boot when the configuration sets them."""
     where = placement.address(common["subnets"], vm["slot"], common.get("skip", 0))
     name = where["name"]
     working_dir = common["working_dir"]
@@ -68,8 +68,9 @@ def domain_spec(vm: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, A
     xml = domain.render_xml(
         name=name, core=vm["flavour"]["core"], mem_mib=vm["flavour"]["mem"],
         mac=where["mac"], disk=disk, domain_type=common["domain_type"],
-        key=common.get("key", ""), extra_devices=vm.get("extra_devices", ""),
-        extra_disk=extra_disk)
+        bridge=common.get("bridge", domain.BRIDGE), key=common.get("key", ""),
+        extra_devices=vm.get("extra_devices", ""), extra_disk=extra_disk,
+        direct_boot=common.get("direct_boot"))
     spec = {**where, "xml": xml, "digest": domain.digest(xml), "disk": disk,
             "strategy": common["strategy"]}
     if extra_disk:
@@ -98,7 +99,8 @@ class HypervisorKind(KindHandler["VMonG5kDriver"]):
             raise ProviderError(f"{node} failed to deploy: no VM can run on it",
                                 hint="The next `bedform apply` redeploys it; or ask for "
                                      "another node (`undercloud`, or more `nodes`).")
-        script = domain.setup_script(working_dir=inputs["working_dir"], image=inputs["image"])
+        script = domain.setup_script(working_dir=inputs["working_dir"], image=inputs["image"],
+                                     bridge=inputs.get("bridge", domain.BRIDGE))
         ran = self.driver.run_on({node: script}, inputs["jump"], SETUP_TIMEOUT, ctx)
         return {"node": node, "job_uid": inputs["job_uid"], "executed": ran}
 

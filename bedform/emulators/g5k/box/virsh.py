@@ -116,7 +116,8 @@ def define(path: str) -> str:
     name = parsed["name"]
     old = _domains().get(name)
     if old is not None:
-        if parsed["uuid"] and old["uuid"] != parsed["uuid"]:
+        # libvirt gives a definition without <uuid> a new one: refused like another uuid
+        if old["uuid"] != parsed["uuid"]:
             raise VirshError(f"operation failed: domain '{name}' already exists with uuid "
                              f"{old['uuid']}")
         # redefined: same uuid and state, persistent again
