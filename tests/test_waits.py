@@ -21,6 +21,10 @@ ALLOWED = {
     "state/lock.py": "bounded by --lock-timeout",
     # the conformance kit (a test harness) pacing its SIGKILL of a subprocess
     "conformance/stack.py": "bounded by the harness's crash deadline",
+    # vagrant: `status` retried while another vagrant holds a VM's lock (bounded by
+    # `locked_for`, the error then names the lock), and a killed run's orphaned vagrant
+    # process group given `grace` seconds to die after SIGKILL
+    "providers/vagrant/client.py": "bounded by locked_for and grace",
     # the conformance kit waiting for an emulator to answer a killed run's requests
     "conformance/harness.py": "bounded by EmulatorControl.settle's timeout",
 }
