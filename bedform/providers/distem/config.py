@@ -40,6 +40,7 @@ from bedform.providers.g5k.config import (
     RESERVATION_PATTERN,
     WALLTIME_PATTERN,
 )
+from bedform.providers.g5k.hosted import HostedMachinesConf
 from bedform.providers.schema import validate_section
 from bedform.providers.vmong5k.config import DEFAULT_FLAVOUR, FLAVOURS
 
@@ -147,8 +148,13 @@ _TOP = ("job_name", "queue", "walltime", "reservation", "force_deploy", "image",
 
 
 @attrs.define
-class DistemConf:
+class DistemConf(HostedMachinesConf):
     """EnOSlib's Distem Configuration (see the module docstring for the differences)."""
+
+    fields = _TOP
+    schema = SCHEMA
+    machine_class = DistemMachineConf
+    ignored_machine_keys = ("undercloud",)
 
     image: str | None = None
     job_name: str | None = None
@@ -164,43 +170,6 @@ class DistemConf:
     vnetwork: str = DEFAULT_VNETWORK
     machines: list[DistemMachineConf] = attrs.field(factory=list)
     networks: list[str] = attrs.field(factory=lambda: list(DEFAULT_NETWORKS))
-
-    @classmethod
-    def from_settings(cls, **kwargs: Any) -> DistemConf:
-        unknown = sorted(set(kwargs) - set(_TOP))
-        if unknown:
-            raise ConfigError(f"unknown field {unknown[0]!r}", (unknown[0],),
-                              hint=f"Known fields: {', '.join(_TOP)}.")
-        return cls(**{k: v for k, v in kwargs.items() if v is not None})
-
-    @classmethod
-    def from_dictionary(cls, dictionary: Mapping[str, Any], validate: bool = True
-                        ) -> DistemConf:
-        if validate:
-            validate_section(SCHEMA, dictionary)
-        data = copy.deepcopy(dict(dictionary))
-        conf = cls.from_settings(**{k: v for k, v in data.items() if k in _TOP})
-        resources = data.get("resources", {})
-        if "networks" in resources:
-            conf.networks = list(resources["networks"])
-        for index, machine in enumerate(resources.get("machines", [])):
-            machine.pop("undercloud", None)
-            try:
-                conf.add_machine(**machine)
-            except ConfigError as error:
-                raise error.within(prefix=("resources", "machines", index)) from None
-        return conf.finalize()
-
-    from_dictionnary = from_dictionary
-
-    def add_machine(self, **kwargs: Any) -> DistemConf:
-        self.machines.append(DistemMachineConf(**kwargs))
-        return self
-
-    def add_network(self, role: str) -> DistemConf:
-        """Give the vnetwork one more role (this configuration's list only)."""
-        self.networks.append(role)
-        return self
 
     def finalize(self) -> DistemConf:
         """Validate: an image, machine groups, every cluster on one site."""

@@ -44,6 +44,7 @@ from bedform.providers.g5k.config import (
     SERVER_PATTERN,
     WALLTIME_PATTERN,
 )
+from bedform.providers.g5k.hosted import HostedMachinesConf
 from bedform.providers.schema import validate_section
 from bedform.providers.vmong5k.domain import BRIDGE as DEFAULT_BRIDGE
 
@@ -200,8 +201,13 @@ _TOP = ("domain_type", "bridge", "direct_boot", "enable_taktuk", "force_deploy",
 
 
 @attrs.define
-class VMonG5kConf:
+class VMonG5kConf(HostedMachinesConf):
     """EnOSlib's VMonG5k Configuration (see the module docstring for the differences)."""
+
+    fields = _TOP
+    schema = SCHEMA
+    machine_class = VMonG5kMachineConf
+    ignored_machine_keys = ("macs",)
 
     domain_type: str = "kvm"
     bridge: str = DEFAULT_BRIDGE
@@ -226,44 +232,9 @@ class VMonG5kConf:
     machines: list[VMonG5kMachineConf] = attrs.field(factory=list)
     networks: list[str] = attrs.field(factory=lambda: list(DEFAULT_NETWORKS))
 
-    @classmethod
-    def from_settings(cls, **kwargs: Any) -> VMonG5kConf:
-        unknown = sorted(set(kwargs) - set(_TOP))
-        if unknown:
-            raise ConfigError(f"unknown field {unknown[0]!r}", (unknown[0],),
-                              hint=f"Known fields: {', '.join(_TOP)}.")
-        conf = cls(**{k: v for k, v in kwargs.items() if v is not None})
-        conf.job_type = [conf.job_type] if isinstance(conf.job_type, str) \
-            else list(conf.job_type)
-        return conf
-
-    @classmethod
-    def from_dictionary(cls, dictionary: Mapping[str, Any], validate: bool = True
-                        ) -> VMonG5kConf:
-        if validate:
-            validate_section(SCHEMA, dictionary)
-        data = copy.deepcopy(dict(dictionary))
-        conf = cls.from_settings(**{k: v for k, v in data.items() if k in _TOP})
-        resources = data.get("resources", {})
-        if "networks" in resources:
-            conf.networks = list(resources["networks"])
-        for index, machine in enumerate(resources.get("machines", [])):
-            machine.pop("macs", None)
-            try:
-                conf.add_machine(**machine)
-            except ConfigError as error:
-                raise error.within(prefix=("resources", "machines", index)) from None
-        return conf.finalize()
-
-    from_dictionnary = from_dictionary
-
-    def add_machine(self, **kwargs: Any) -> VMonG5kConf:
-        self.machines.append(VMonG5kMachineConf(**kwargs))
-        return self
-
-    def add_network(self, role: str) -> VMonG5kConf:
-        """Give the VM subnet one more role (this configuration's list only)."""
-        self.networks.append(role)
+    def _normalised(self) -> VMonG5kConf:
+        self.job_type = [self.job_type] if isinstance(self.job_type, str) \
+            else list(self.job_type)
         return self
 
     def finalize(self) -> VMonG5kConf:
